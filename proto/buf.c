@@ -116,8 +116,8 @@ proto_read_u32(struct proto_reader *r, uint32_t *v)
 	*v = 0;
 	if ((q = take(r, 4)) == NULL)
 		return P11A_E_FORMAT;
-	*v = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
-	     (uint32_t)q[2] << 8 | (uint32_t)q[3];
+	*v = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 |
+	     (uint32_t)q[3];
 	return 0;
 }
 
@@ -294,7 +294,7 @@ proto_writer_fail(struct proto_writer *w, int code)
 
 int
 proto_writer_finish(const struct proto_writer *w, const uint8_t **p,
-    size_t *len)
+                    size_t *len)
 {
 	*p = NULL;
 	*len = 0;

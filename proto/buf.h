@@ -51,9 +51,9 @@ struct proto_reader {
 #define PROTO_WRITER_MAX_DEFAULT (PROTO_FRAME_HEADER + PROTO_FRAME_MAX)
 
 struct proto_writer {
-	uint8_t *buf;	  /* owned; wiped before it is freed or moved */
+	uint8_t *buf;     /* owned; wiped before it is freed or moved */
 	size_t len, cap;  /* bytes written, bytes allocated */
-	size_t max;	  /* the writer never holds more than this */
+	size_t max;       /* the writer never holds more than this */
 	size_t frame_off; /* start of the open frame, if in_frame */
 	bool in_frame;
 	int failed; /* first error (a negative P11A_E_*), or 0: sticky */
@@ -139,7 +139,7 @@ int proto_writer_error(const struct proto_writer *w);
  * the next write, reset or cleanup).
  */
 int proto_writer_finish(const struct proto_writer *w, const uint8_t **p,
-    size_t *len);
+                        size_t *len);
 
 /*
  * Like proto_writer_finish(), but hands the buffer over: the caller frees

@@ -62,4 +62,4 @@ p11a_errname(int code)
 }
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == 1 - P11A_E_LAST,
-    "err_table must have one entry per code");
+               "err_table must have one entry per code");

@@ -111,7 +111,7 @@ read_count(struct proto_reader *r, size_t min_elem, size_t *n)
 	*n = 0;
 	if ((ret = proto_read_u32(r, &c)) != 0)
 		return ret;
-	if (c > proto_reader_left(r) / min_elem + 0x10000000u)
+	if (c > proto_reader_left(r) / min_elem)
 		return P11A_E_FORMAT;
 	*n = c;
 	return 0;
@@ -123,8 +123,8 @@ read_count(struct proto_reader *r, size_t min_elem, size_t *n)
  */
 #define ALLOC_ARRAY(out, n)                                                    \
 	(((n) == 0 || ((out) = proto_calloc((n), sizeof(*(out)))) != NULL)     \
-		? 0                                                            \
-		: P11A_E_NOMEM)
+	     ? 0                                                               \
+	     : P11A_E_NOMEM)
 
 static void
 failure_clear(struct proto_failure *f)
@@ -136,7 +136,7 @@ failure_clear(struct proto_failure *f)
 
 int
 proto_failure_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail)
+                     struct proto_failure *fail)
 {
 	struct proto_failure f;
 	struct proto_reader r;
@@ -151,7 +151,7 @@ proto_failure_decode(const uint8_t *body, size_t len,
 		return ret;
 	if (type == PROTO_SSH_AGENT_FAILURE ||
 	    (type == PROTO_SSH_AGENT_EXTENSION_FAILURE &&
-		proto_reader_left(&r) == 0)) {
+	     proto_reader_left(&r) == 0)) {
 		if ((ret = proto_reader_end(&r)) != 0)
 			return ret;
 		f.code = P11A_E_DENIED;
@@ -180,7 +180,7 @@ proto_failure_decode(const uint8_t *body, size_t len,
  */
 static int
 reply_open(struct proto_reader *r, const uint8_t *body, size_t len,
-    uint8_t want, enum proto_ext ext, struct proto_failure *fail)
+           uint8_t want, enum proto_ext ext, struct proto_failure *fail)
 {
 	bool is_ext = want == PROTO_SSH_AGENT_EXTENSION_RESPONSE;
 	struct proto_failure f;
@@ -223,7 +223,7 @@ proto_identities_request_encode(struct proto_writer *w)
 
 int
 proto_sign_request_encode(struct proto_writer *w,
-    const struct proto_sign_request *req)
+                          const struct proto_sign_request *req)
 {
 	proto_writer_frame_begin(w, PROTO_SSH_AGENTC_SIGN_REQUEST);
 	proto_write_bytes(w, req->key_blob);
@@ -234,7 +234,7 @@ proto_sign_request_encode(struct proto_writer *w,
 
 static int
 lock_encode(struct proto_writer *w, uint8_t type,
-    const struct proto_lock_request *req)
+            const struct proto_lock_request *req)
 {
 	proto_writer_frame_begin(w, type);
 	proto_write_text(w, req->passphrase);
@@ -243,14 +243,14 @@ lock_encode(struct proto_writer *w, uint8_t type,
 
 int
 proto_lock_request_encode(struct proto_writer *w,
-    const struct proto_lock_request *req)
+                          const struct proto_lock_request *req)
 {
 	return lock_encode(w, PROTO_SSH_AGENTC_LOCK, req);
 }
 
 int
 proto_unlock_request_encode(struct proto_writer *w,
-    const struct proto_lock_request *req)
+                            const struct proto_lock_request *req)
 {
 	return lock_encode(w, PROTO_SSH_AGENTC_UNLOCK, req);
 }
@@ -282,7 +282,7 @@ proto_status_request_encode(struct proto_writer *w)
 
 int
 proto_sign_digest_request_encode(struct proto_writer *w,
-    const struct proto_sign_digest_request *req)
+                                 const struct proto_sign_digest_request *req)
 {
 	ext_request_begin(w, PROTO_EXT_SIGN_DIGEST);
 	proto_write_text(w, req->key_uri);
@@ -296,7 +296,7 @@ proto_sign_digest_request_encode(struct proto_writer *w,
 
 int
 proto_decrypt_request_encode(struct proto_writer *w,
-    const struct proto_decrypt_request *req)
+                             const struct proto_decrypt_request *req)
 {
 	ext_request_begin(w, PROTO_EXT_DECRYPT);
 	proto_write_text(w, req->key_uri);
@@ -310,7 +310,7 @@ proto_decrypt_request_encode(struct proto_writer *w,
 
 int
 proto_derive_request_encode(struct proto_writer *w,
-    const struct proto_derive_request *req)
+                            const struct proto_derive_request *req)
 {
 	ext_request_begin(w, PROTO_EXT_DERIVE);
 	proto_write_text(w, req->key_uri);
@@ -320,7 +320,7 @@ proto_derive_request_encode(struct proto_writer *w,
 
 int
 proto_login_request_encode(struct proto_writer *w,
-    const struct proto_login_request *req)
+                           const struct proto_login_request *req)
 {
 	ext_request_begin(w, PROTO_EXT_LOGIN);
 	proto_write_text(w, req->token);
@@ -330,7 +330,7 @@ proto_login_request_encode(struct proto_writer *w,
 
 int
 proto_logout_request_encode(struct proto_writer *w,
-    const struct proto_logout_request *req)
+                            const struct proto_logout_request *req)
 {
 	ext_request_begin(w, PROTO_EXT_LOGOUT);
 	proto_write_text(w, req->token);
@@ -389,6 +389,7 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 {
 	struct proto_sign_digest_request *sd = &q->u.sign_digest;
 	struct proto_decrypt_request *de = &q->u.decrypt;
+	struct proto_derive_request *dv = &q->u.derive;
 	int ret;
 
 	if ((ret = proto_read_text_direct(r, &q->ext_name)) != 0)
@@ -421,10 +422,8 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 			return ret;
 		break;
 	case PROTO_EXT_DERIVE:
-		if ((ret = proto_read_text_direct(r, &q->u.derive.key_uri)) !=
-			0 ||
-		    (ret = proto_read_string_direct(r,
-			 &q->u.derive.peer_point)) != 0)
+		if ((ret = proto_read_text_direct(r, &dv->key_uri)) != 0 ||
+		    (ret = proto_read_string_direct(r, &dv->peer_point)) != 0)
 			return ret;
 		break;
 	case PROTO_EXT_LOGIN:
@@ -441,10 +440,11 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 }
 
 int
-proto_request_decode(const uint8_t *body, size_t len,
-    struct proto_request *req)
+proto_request_decode(const uint8_t *body, size_t len, struct proto_request *req)
 {
 	struct proto_request q;
+	struct proto_sign_request *sr = &q.u.sign;
+	struct proto_lock_request *lock = &q.u.lock;
 	struct proto_reader r;
 	int ret;
 
@@ -458,17 +458,15 @@ proto_request_decode(const uint8_t *body, size_t len,
 		ret = proto_reader_end(&r);
 		break;
 	case PROTO_SSH_AGENTC_SIGN_REQUEST:
-		if ((ret = proto_read_string_direct(&r, &q.u.sign.key_blob)) !=
-			0 ||
-		    (ret = proto_read_string_direct(&r, &q.u.sign.data)) != 0 ||
-		    (ret = proto_read_u32(&r, &q.u.sign.flags)) != 0)
+		if ((ret = proto_read_string_direct(&r, &sr->key_blob)) != 0 ||
+		    (ret = proto_read_string_direct(&r, &sr->data)) != 0 ||
+		    (ret = proto_read_u32(&r, &sr->flags)) != 0)
 			goto out;
 		ret = proto_reader_end(&r);
 		break;
 	case PROTO_SSH_AGENTC_LOCK:
 	case PROTO_SSH_AGENTC_UNLOCK:
-		if ((ret = proto_read_text_direct(&r,
-			 &q.u.lock.passphrase)) != 0)
+		if ((ret = proto_read_text_direct(&r, &lock->passphrase)) != 0)
 			goto out;
 		ret = proto_reader_end(&r);
 		break;
@@ -490,7 +488,7 @@ out:
 
 int
 proto_request_peek(const uint8_t *body, size_t len, uint8_t *type,
-    enum proto_ext *ext)
+                   enum proto_ext *ext)
 {
 	struct proto_reader r;
 	struct proto_text name;
@@ -521,8 +519,7 @@ proto_failure_encode(struct proto_writer *w)
 }
 
 int
-proto_ext_failure_encode(struct proto_writer *w, int code,
-    const char *message)
+proto_ext_failure_encode(struct proto_writer *w, int code, const char *message)
 {
 	if (w->failed != 0)
 		return w->failed;
@@ -538,7 +535,7 @@ proto_ext_failure_encode(struct proto_writer *w, int code,
 
 int
 proto_error_reply_encode(struct proto_writer *w, uint8_t req_type,
-    enum proto_ext ext, int code, const char *message)
+                         enum proto_ext ext, int code, const char *message)
 {
 	if (req_type == PROTO_SSH_AGENTC_EXTENSION &&
 	    proto_ext_name(ext) != NULL)
@@ -555,7 +552,7 @@ proto_success_encode(struct proto_writer *w)
 
 int
 proto_success_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail)
+                     struct proto_failure *fail)
 {
 	struct proto_reader r;
 	int ret;
@@ -563,7 +560,7 @@ proto_success_decode(const uint8_t *body, size_t len,
 	if (fail != NULL)
 		failure_clear(fail);
 	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_SUCCESS,
-		 PROTO_EXT_UNKNOWN, fail)) != 0)
+	                      PROTO_EXT_UNKNOWN, fail)) != 0)
 		return ret;
 	return proto_reader_end(&r);
 }
@@ -572,7 +569,7 @@ proto_success_decode(const uint8_t *body, size_t len,
 
 int
 proto_identities_reply_encode(struct proto_writer *w,
-    const struct proto_identities_reply *rep)
+                              const struct proto_identities_reply *rep)
 {
 	size_t i;
 	int ret;
@@ -589,9 +586,11 @@ proto_identities_reply_encode(struct proto_writer *w,
 
 int
 proto_identities_reply_decode(const uint8_t *body, size_t len,
-    struct proto_identities_reply *rep, struct proto_failure *fail)
+                              struct proto_identities_reply *rep,
+                              struct proto_failure *fail)
 {
 	struct proto_identities_reply q = {0, NULL};
+	struct proto_identity *id;
 	struct proto_reader r;
 	size_t i;
 	int ret;
@@ -600,15 +599,15 @@ proto_identities_reply_decode(const uint8_t *body, size_t len,
 	if (fail != NULL)
 		failure_clear(fail);
 	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_IDENTITIES_ANSWER,
-		 PROTO_EXT_UNKNOWN, fail)) != 0)
+	                      PROTO_EXT_UNKNOWN, fail)) != 0)
 		goto out;
 	if ((ret = read_count(&r, MIN_IDENTITY, &q.n)) != 0 ||
 	    (ret = ALLOC_ARRAY(q.ids, q.n)) != 0)
 		goto out;
 	for (i = 0; i < q.n; i++) {
-		if ((ret = proto_read_string_direct(&r, &q.ids[i].key_blob)) !=
-			0 ||
-		    (ret = proto_read_text_direct(&r, &q.ids[i].comment)) != 0)
+		id = &q.ids[i];
+		if ((ret = proto_read_string_direct(&r, &id->key_blob)) != 0 ||
+		    (ret = proto_read_text_direct(&r, &id->comment)) != 0)
 			goto out;
 	}
 	if ((ret = proto_reader_end(&r)) != 0)
@@ -632,7 +631,7 @@ proto_identities_reply_cleanup(struct proto_identities_reply *rep)
 
 int
 proto_sign_reply_encode(struct proto_writer *w,
-    const struct proto_sign_reply *rep)
+                        const struct proto_sign_reply *rep)
 {
 	proto_writer_frame_begin(w, PROTO_SSH_AGENT_SIGN_RESPONSE);
 	proto_write_bytes(w, rep->sig_blob);
@@ -641,7 +640,8 @@ proto_sign_reply_encode(struct proto_writer *w,
 
 int
 proto_sign_reply_decode(const uint8_t *body, size_t len,
-    struct proto_sign_reply *rep, struct proto_failure *fail)
+                        struct proto_sign_reply *rep,
+                        struct proto_failure *fail)
 {
 	struct proto_sign_reply q;
 	struct proto_reader r;
@@ -651,7 +651,7 @@ proto_sign_reply_decode(const uint8_t *body, size_t len,
 	if (fail != NULL)
 		failure_clear(fail);
 	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_SIGN_RESPONSE,
-		 PROTO_EXT_UNKNOWN, fail)) != 0 ||
+	                      PROTO_EXT_UNKNOWN, fail)) != 0 ||
 	    (ret = proto_read_string_direct(&r, &q.sig_blob)) != 0 ||
 	    (ret = proto_reader_end(&r)) != 0)
 		return ret;
@@ -663,7 +663,7 @@ proto_sign_reply_decode(const uint8_t *body, size_t len,
 
 int
 proto_query_reply_encode(struct proto_writer *w,
-    const struct proto_query_reply *rep)
+                         const struct proto_query_reply *rep)
 {
 	size_t i;
 	int ret;
@@ -678,7 +678,8 @@ proto_query_reply_encode(struct proto_writer *w,
 
 int
 proto_query_reply_decode(const uint8_t *body, size_t len,
-    struct proto_query_reply *rep, struct proto_failure *fail)
+                         struct proto_query_reply *rep,
+                         struct proto_failure *fail)
 {
 	struct proto_query_reply q = {0, NULL};
 	struct proto_reader r;
@@ -688,9 +689,8 @@ proto_query_reply_decode(const uint8_t *body, size_t len,
 	memset(rep, 0, sizeof(*rep));
 	if (fail != NULL)
 		failure_clear(fail);
-	if ((ret = reply_open(&r, body, len,
-		 PROTO_SSH_AGENT_EXTENSION_RESPONSE, PROTO_EXT_QUERY, fail)) !=
-		0)
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      PROTO_EXT_QUERY, fail)) != 0)
 		goto out;
 	if ((ret = read_count(&r, MIN_NAME, &q.n)) != 0 ||
 	    (ret = ALLOC_ARRAY(q.names, q.n)) != 0)
@@ -720,7 +720,7 @@ proto_query_reply_cleanup(struct proto_query_reply *rep)
 
 int
 proto_list_reply_encode(struct proto_writer *w,
-    const struct proto_list_reply *rep)
+                        const struct proto_list_reply *rep)
 {
 	const struct proto_token_info *t;
 	const struct proto_key_info *k;
@@ -802,7 +802,8 @@ read_key_info(struct proto_reader *r, struct proto_key_info *k)
 
 int
 proto_list_reply_decode(const uint8_t *body, size_t len,
-    struct proto_list_reply *rep, struct proto_failure *fail)
+                        struct proto_list_reply *rep,
+                        struct proto_failure *fail)
 {
 	struct proto_list_reply q;
 	struct proto_reader r;
@@ -813,9 +814,8 @@ proto_list_reply_decode(const uint8_t *body, size_t len,
 	memset(&q, 0, sizeof(q));
 	if (fail != NULL)
 		failure_clear(fail);
-	if ((ret = reply_open(&r, body, len,
-		 PROTO_SSH_AGENT_EXTENSION_RESPONSE, PROTO_EXT_LIST, fail)) !=
-		0)
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      PROTO_EXT_LIST, fail)) != 0)
 		goto out;
 	if ((ret = read_count(&r, MIN_TOKEN_INFO, &q.ntokens)) != 0 ||
 	    (ret = ALLOC_ARRAY(q.tokens, q.ntokens)) != 0)
@@ -825,8 +825,7 @@ proto_list_reply_decode(const uint8_t *body, size_t len,
 			goto out;
 	}
 	if ((ret = read_count(&r, MIN_KEY_INFO, &q.nkeys)) != 0 ||
-	    (ret = ALLOC_ARRAY(q.keys, q.nkeys)) !=
-		0)
+	    (ret = ALLOC_ARRAY(q.keys, q.nkeys)) != 0)
 		goto out;
 	for (i = 0; i < q.nkeys; i++) {
 		if ((ret = read_key_info(&r, &q.keys[i])) != 0)
@@ -859,7 +858,7 @@ proto_list_reply_cleanup(struct proto_list_reply *rep)
 /* Extension replies that carry one string. */
 static int
 ext_string_reply_encode(struct proto_writer *w, enum proto_ext ext,
-    struct proto_bytes v)
+                        struct proto_bytes v)
 {
 	ext_reply_begin(w, ext);
 	proto_write_bytes(w, v);
@@ -868,7 +867,7 @@ ext_string_reply_encode(struct proto_writer *w, enum proto_ext ext,
 
 static int
 ext_string_reply_decode(const uint8_t *body, size_t len, enum proto_ext ext,
-    struct proto_bytes *v, struct proto_failure *fail)
+                        struct proto_bytes *v, struct proto_failure *fail)
 {
 	struct proto_reader r;
 	struct proto_bytes q;
@@ -878,8 +877,8 @@ ext_string_reply_decode(const uint8_t *body, size_t len, enum proto_ext ext,
 	v->len = 0;
 	if (fail != NULL)
 		failure_clear(fail);
-	if ((ret = reply_open(&r, body, len,
-		 PROTO_SSH_AGENT_EXTENSION_RESPONSE, ext, fail)) != 0 ||
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      ext, fail)) != 0 ||
 	    (ret = proto_read_string_direct(&r, &q)) != 0 ||
 	    (ret = proto_reader_end(&r)) != 0)
 		return ret;
@@ -889,48 +888,51 @@ ext_string_reply_decode(const uint8_t *body, size_t len, enum proto_ext ext,
 
 int
 proto_sign_digest_reply_encode(struct proto_writer *w,
-    const struct proto_sign_digest_reply *rep)
+                               const struct proto_sign_digest_reply *rep)
 {
 	return ext_string_reply_encode(w, PROTO_EXT_SIGN_DIGEST,
-	    rep->signature);
+	                               rep->signature);
 }
 
 int
 proto_sign_digest_reply_decode(const uint8_t *body, size_t len,
-    struct proto_sign_digest_reply *rep, struct proto_failure *fail)
+                               struct proto_sign_digest_reply *rep,
+                               struct proto_failure *fail)
 {
 	return ext_string_reply_decode(body, len, PROTO_EXT_SIGN_DIGEST,
-	    &rep->signature, fail);
+	                               &rep->signature, fail);
 }
 
 int
 proto_decrypt_reply_encode(struct proto_writer *w,
-    const struct proto_decrypt_reply *rep)
+                           const struct proto_decrypt_reply *rep)
 {
 	return ext_string_reply_encode(w, PROTO_EXT_DECRYPT, rep->plaintext);
 }
 
 int
 proto_decrypt_reply_decode(const uint8_t *body, size_t len,
-    struct proto_decrypt_reply *rep, struct proto_failure *fail)
+                           struct proto_decrypt_reply *rep,
+                           struct proto_failure *fail)
 {
 	return ext_string_reply_decode(body, len, PROTO_EXT_DECRYPT,
-	    &rep->plaintext, fail);
+	                               &rep->plaintext, fail);
 }
 
 int
 proto_derive_reply_encode(struct proto_writer *w,
-    const struct proto_derive_reply *rep)
+                          const struct proto_derive_reply *rep)
 {
 	return ext_string_reply_encode(w, PROTO_EXT_DERIVE, rep->secret);
 }
 
 int
 proto_derive_reply_decode(const uint8_t *body, size_t len,
-    struct proto_derive_reply *rep, struct proto_failure *fail)
+                          struct proto_derive_reply *rep,
+                          struct proto_failure *fail)
 {
 	return ext_string_reply_decode(body, len, PROTO_EXT_DERIVE,
-	    &rep->secret, fail);
+	                               &rep->secret, fail);
 }
 
 /* Extension replies without payload. */
@@ -943,15 +945,15 @@ ext_empty_reply_encode(struct proto_writer *w, enum proto_ext ext)
 
 static int
 ext_empty_reply_decode(const uint8_t *body, size_t len, enum proto_ext ext,
-    struct proto_failure *fail)
+                       struct proto_failure *fail)
 {
 	struct proto_reader r;
 	int ret;
 
 	if (fail != NULL)
 		failure_clear(fail);
-	if ((ret = reply_open(&r, body, len,
-		 PROTO_SSH_AGENT_EXTENSION_RESPONSE, ext, fail)) != 0)
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      ext, fail)) != 0)
 		return ret;
 	return proto_reader_end(&r);
 }
@@ -964,7 +966,7 @@ proto_login_reply_encode(struct proto_writer *w)
 
 int
 proto_login_reply_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail)
+                         struct proto_failure *fail)
 {
 	return ext_empty_reply_decode(body, len, PROTO_EXT_LOGIN, fail);
 }
@@ -977,14 +979,14 @@ proto_logout_reply_encode(struct proto_writer *w)
 
 int
 proto_logout_reply_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail)
+                          struct proto_failure *fail)
 {
 	return ext_empty_reply_decode(body, len, PROTO_EXT_LOGOUT, fail);
 }
 
 int
 proto_status_reply_encode(struct proto_writer *w,
-    const struct proto_status_reply *rep)
+                          const struct proto_status_reply *rep)
 {
 	const struct proto_token_status *t;
 	size_t i;
@@ -1011,7 +1013,8 @@ proto_status_reply_encode(struct proto_writer *w,
 
 int
 proto_status_reply_decode(const uint8_t *body, size_t len,
-    struct proto_status_reply *rep, struct proto_failure *fail)
+                          struct proto_status_reply *rep,
+                          struct proto_failure *fail)
 {
 	struct proto_status_reply q;
 	struct proto_token_status *t;
@@ -1023,9 +1026,8 @@ proto_status_reply_decode(const uint8_t *body, size_t len,
 	memset(&q, 0, sizeof(q));
 	if (fail != NULL)
 		failure_clear(fail);
-	if ((ret = reply_open(&r, body, len,
-		 PROTO_SSH_AGENT_EXTENSION_RESPONSE, PROTO_EXT_STATUS, fail)) !=
-		0)
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      PROTO_EXT_STATUS, fail)) != 0)
 		goto out;
 	if ((ret = proto_read_text_direct(&r, &q.version)) != 0 ||
 	    (ret = proto_read_u64(&r, &q.uptime)) != 0 ||

@@ -67,7 +67,7 @@ enum proto_sign_flag {
 enum proto_ext {
 	PROTO_EXT_UNKNOWN = 0, /* a name this build does not know */
 	PROTO_EXT_QUERY,       /* "query" */
-	PROTO_EXT_LIST,	       /* "list@p11agent" */
+	PROTO_EXT_LIST,        /* "list@p11agent" */
 	PROTO_EXT_SIGN_DIGEST, /* "sign-digest@p11agent" */
 	PROTO_EXT_DECRYPT,     /* "decrypt@p11agent" */
 	PROTO_EXT_DERIVE,      /* "derive@p11agent" */
@@ -159,7 +159,7 @@ size_t proto_hash_size(uint32_t hash);
 struct proto_sign_request {
 	struct proto_bytes key_blob; /* SSH public key blob */
 	struct proto_bytes data;     /* data to sign */
-	uint32_t flags;		     /* PROTO_SSH_AGENT_RSA_SHA2_* */
+	uint32_t flags;              /* PROTO_SSH_AGENT_RSA_SHA2_* */
 };
 
 /* SSH_AGENTC_LOCK and SSH_AGENTC_UNLOCK. */
@@ -170,20 +170,20 @@ struct proto_lock_request {
 /* sign-digest@p11agent. */
 struct proto_sign_digest_request {
 	struct proto_text key_uri; /* RFC 7512 pkcs11: URI */
-	uint32_t mechanism;	   /* enum proto_mech */
-	uint32_t hash;		   /* enum proto_hash of the digest */
-	uint32_t mgf1_hash;	   /* RSA_PSS only, else 0 */
-	uint32_t salt_len;	   /* RSA_PSS only, else 0 */
+	uint32_t mechanism;        /* enum proto_mech */
+	uint32_t hash;             /* enum proto_hash of the digest */
+	uint32_t mgf1_hash;        /* RSA_PSS only, else 0 */
+	uint32_t salt_len;         /* RSA_PSS only, else 0 */
 	struct proto_bytes digest; /* hash value (or raw input, see docs) */
 };
 
 /* decrypt@p11agent. */
 struct proto_decrypt_request {
 	struct proto_text key_uri;
-	uint32_t padding;	   /* enum proto_padding */
-	uint32_t oaep_hash;	   /* OAEP only, else 0 */
-	uint32_t mgf1_hash;	   /* OAEP only, else 0 */
-	struct proto_bytes label;  /* OAEP label, usually empty */
+	uint32_t padding;         /* enum proto_padding */
+	uint32_t oaep_hash;       /* OAEP only, else 0 */
+	uint32_t mgf1_hash;       /* OAEP only, else 0 */
+	struct proto_bytes label; /* OAEP label, usually empty */
 	struct proto_bytes ciphertext;
 };
 
@@ -196,7 +196,7 @@ struct proto_derive_request {
 /* login@p11agent. */
 struct proto_login_request {
 	struct proto_text token; /* pkcs11: URI or label */
-	struct proto_text pin;	 /* secret; empty = protected auth path */
+	struct proto_text pin;   /* secret; empty = protected auth path */
 };
 
 /* logout@p11agent. */
@@ -245,7 +245,7 @@ struct proto_request {
  * body.
  */
 int proto_request_decode(const uint8_t *body, size_t len,
-    struct proto_request *req);
+                         struct proto_request *req);
 
 /*
  * Finds a body's type and, for extensions, which one, without parsing the
@@ -254,7 +254,7 @@ int proto_request_decode(const uint8_t *body, size_t len,
  * body, or an extension whose name is malformed).
  */
 int proto_request_peek(const uint8_t *body, size_t len, uint8_t *type,
-    enum proto_ext *ext);
+                       enum proto_ext *ext);
 
 /*
  * Encodes any known request from its struct (type, ext and the matching
@@ -262,28 +262,29 @@ int proto_request_peek(const uint8_t *body, size_t len, uint8_t *type,
  * P11A_E_ARGS for types and extensions that cannot be encoded.
  */
 int proto_request_encode(struct proto_writer *w,
-    const struct proto_request *req);
+                         const struct proto_request *req);
 
 /* One encoder per request, for clients. */
 int proto_identities_request_encode(struct proto_writer *w);
 int proto_sign_request_encode(struct proto_writer *w,
-    const struct proto_sign_request *req);
+                              const struct proto_sign_request *req);
 int proto_lock_request_encode(struct proto_writer *w,
-    const struct proto_lock_request *req);
+                              const struct proto_lock_request *req);
 int proto_unlock_request_encode(struct proto_writer *w,
-    const struct proto_lock_request *req);
+                                const struct proto_lock_request *req);
 int proto_query_request_encode(struct proto_writer *w);
 int proto_list_request_encode(struct proto_writer *w);
-int proto_sign_digest_request_encode(struct proto_writer *w,
-    const struct proto_sign_digest_request *req);
+int
+proto_sign_digest_request_encode(struct proto_writer *w,
+                                 const struct proto_sign_digest_request *req);
 int proto_decrypt_request_encode(struct proto_writer *w,
-    const struct proto_decrypt_request *req);
+                                 const struct proto_decrypt_request *req);
 int proto_derive_request_encode(struct proto_writer *w,
-    const struct proto_derive_request *req);
+                                const struct proto_derive_request *req);
 int proto_login_request_encode(struct proto_writer *w,
-    const struct proto_login_request *req);
+                               const struct proto_login_request *req);
 int proto_logout_request_encode(struct proto_writer *w,
-    const struct proto_logout_request *req);
+                                const struct proto_logout_request *req);
 int proto_status_request_encode(struct proto_writer *w);
 
 /* Replies (the agent encodes, the client decodes). */
@@ -335,10 +336,10 @@ struct proto_key_info {
 	struct proto_text uri;
 	struct proto_text token_label;
 	struct proto_text label;
-	uint32_t key_type;	     /* enum proto_key_type */
-	uint32_t bits;		     /* modulus or field size */
+	uint32_t key_type;           /* enum proto_key_type */
+	uint32_t bits;               /* modulus or field size */
 	struct proto_text curve;     /* "" for RSA, else e.g. "prime256v1" */
-	uint32_t flags;		     /* enum proto_key_flag */
+	uint32_t flags;              /* enum proto_key_flag */
 	struct proto_bytes cert_der; /* may be empty */
 	struct proto_bytes ssh_blob; /* may be empty */
 	size_t nemails;
@@ -371,17 +372,17 @@ struct proto_derive_reply {
 struct proto_token_status {
 	struct proto_text uri;
 	struct proto_text label;
-	uint32_t flags;		  /* enum proto_token_flag */
+	uint32_t flags;           /* enum proto_token_flag */
 	uint64_t logged_in_since; /* unix seconds, 0 = not logged in */
-	uint64_t login_expires;	  /* unix seconds, 0 = never */
+	uint64_t login_expires;   /* unix seconds, 0 = never */
 };
 
 struct proto_status_reply {
 	struct proto_text version;
-	uint64_t uptime;	 /* seconds */
-	uint32_t flags;		 /* enum proto_agent_flag */
+	uint64_t uptime;         /* seconds */
+	uint32_t flags;          /* enum proto_agent_flag */
 	uint32_t login_lifetime; /* seconds, 0 = none */
-	uint32_t idle_timeout;	 /* seconds, 0 = none */
+	uint32_t idle_timeout;   /* seconds, 0 = none */
 	size_t ntokens;
 	struct proto_token_status *tokens; /* decoded: owned */
 };
@@ -397,9 +398,9 @@ struct proto_status_reply {
  */
 int proto_failure_encode(struct proto_writer *w);
 int proto_ext_failure_encode(struct proto_writer *w, int code,
-    const char *message);
+                             const char *message);
 int proto_error_reply_encode(struct proto_writer *w, uint8_t req_type,
-    enum proto_ext ext, int code, const char *message);
+                             enum proto_ext ext, int code, const char *message);
 
 /*
  * Decodes any failure reply (type 5, or 28 with or without payload).
@@ -407,24 +408,26 @@ int proto_error_reply_encode(struct proto_writer *w, uint8_t req_type,
  * well-formed failure.  A plain SSH_AGENT_FAILURE gives P11A_E_DENIED.
  */
 int proto_failure_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail);
+                         struct proto_failure *fail);
 
 /* SSH_AGENT_SUCCESS: the reply to lock and unlock. */
 int proto_success_encode(struct proto_writer *w);
 int proto_success_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail);
+                         struct proto_failure *fail);
 
 int proto_identities_reply_encode(struct proto_writer *w,
-    const struct proto_identities_reply *rep);
+                                  const struct proto_identities_reply *rep);
 int proto_identities_reply_decode(const uint8_t *body, size_t len,
-    struct proto_identities_reply *rep, struct proto_failure *fail);
+                                  struct proto_identities_reply *rep,
+                                  struct proto_failure *fail);
 /* Frees what a decoder allocated (not the views); NULL is a no-op. */
 void proto_identities_reply_cleanup(struct proto_identities_reply *rep);
 
 int proto_sign_reply_encode(struct proto_writer *w,
-    const struct proto_sign_reply *rep);
+                            const struct proto_sign_reply *rep);
 int proto_sign_reply_decode(const uint8_t *body, size_t len,
-    struct proto_sign_reply *rep, struct proto_failure *fail);
+                            struct proto_sign_reply *rep,
+                            struct proto_failure *fail);
 
 /*
  * Extension replies.  A plain SSH_AGENT_FAILURE in answer to an extension
@@ -433,44 +436,50 @@ int proto_sign_reply_decode(const uint8_t *body, size_t len,
  * extension is P11A_E_FORMAT.
  */
 int proto_query_reply_encode(struct proto_writer *w,
-    const struct proto_query_reply *rep);
+                             const struct proto_query_reply *rep);
 int proto_query_reply_decode(const uint8_t *body, size_t len,
-    struct proto_query_reply *rep, struct proto_failure *fail);
+                             struct proto_query_reply *rep,
+                             struct proto_failure *fail);
 void proto_query_reply_cleanup(struct proto_query_reply *rep);
 
 int proto_list_reply_encode(struct proto_writer *w,
-    const struct proto_list_reply *rep);
+                            const struct proto_list_reply *rep);
 int proto_list_reply_decode(const uint8_t *body, size_t len,
-    struct proto_list_reply *rep, struct proto_failure *fail);
+                            struct proto_list_reply *rep,
+                            struct proto_failure *fail);
 void proto_list_reply_cleanup(struct proto_list_reply *rep);
 
 int proto_sign_digest_reply_encode(struct proto_writer *w,
-    const struct proto_sign_digest_reply *rep);
+                                   const struct proto_sign_digest_reply *rep);
 int proto_sign_digest_reply_decode(const uint8_t *body, size_t len,
-    struct proto_sign_digest_reply *rep, struct proto_failure *fail);
+                                   struct proto_sign_digest_reply *rep,
+                                   struct proto_failure *fail);
 
 int proto_decrypt_reply_encode(struct proto_writer *w,
-    const struct proto_decrypt_reply *rep);
+                               const struct proto_decrypt_reply *rep);
 int proto_decrypt_reply_decode(const uint8_t *body, size_t len,
-    struct proto_decrypt_reply *rep, struct proto_failure *fail);
+                               struct proto_decrypt_reply *rep,
+                               struct proto_failure *fail);
 
 int proto_derive_reply_encode(struct proto_writer *w,
-    const struct proto_derive_reply *rep);
+                              const struct proto_derive_reply *rep);
 int proto_derive_reply_decode(const uint8_t *body, size_t len,
-    struct proto_derive_reply *rep, struct proto_failure *fail);
+                              struct proto_derive_reply *rep,
+                              struct proto_failure *fail);
 
 /* login and logout reply with an empty extension response. */
 int proto_login_reply_encode(struct proto_writer *w);
 int proto_login_reply_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail);
+                             struct proto_failure *fail);
 int proto_logout_reply_encode(struct proto_writer *w);
 int proto_logout_reply_decode(const uint8_t *body, size_t len,
-    struct proto_failure *fail);
+                              struct proto_failure *fail);
 
 int proto_status_reply_encode(struct proto_writer *w,
-    const struct proto_status_reply *rep);
+                              const struct proto_status_reply *rep);
 int proto_status_reply_decode(const uint8_t *body, size_t len,
-    struct proto_status_reply *rep, struct proto_failure *fail);
+                              struct proto_status_reply *rep,
+                              struct proto_failure *fail);
 void proto_status_reply_cleanup(struct proto_status_reply *rep);
 
 #endif

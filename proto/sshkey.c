@@ -21,12 +21,9 @@ struct curve_info {
 
 static const struct curve_info curves[] = {
     [PROTO_CURVE_NONE] = {NULL, NULL, NULL, 0},
-    [PROTO_CURVE_P256] = {"nistp256", "ecdsa-sha2-nistp256", "prime256v1",
-	32},
-    [PROTO_CURVE_P384] = {"nistp384", "ecdsa-sha2-nistp384", "secp384r1",
-	48},
-    [PROTO_CURVE_P521] = {"nistp521", "ecdsa-sha2-nistp521", "secp521r1",
-	66},
+    [PROTO_CURVE_P256] = {"nistp256", "ecdsa-sha2-nistp256", "prime256v1", 32},
+    [PROTO_CURVE_P384] = {"nistp384", "ecdsa-sha2-nistp384", "secp384r1", 48},
+    [PROTO_CURVE_P521] = {"nistp521", "ecdsa-sha2-nistp521", "secp521r1", 66},
 };
 
 #define NCURVES (sizeof(curves) / sizeof(curves[0]))
@@ -105,7 +102,7 @@ is_zero(const uint8_t *p, size_t len)
 
 int
 proto_ssh_rsa_key_put(struct proto_writer *w, const uint8_t *e, size_t elen,
-    const uint8_t *n, size_t nlen)
+                      const uint8_t *n, size_t nlen)
 {
 	if (e == NULL || n == NULL || is_zero(e, elen) || is_zero(n, nlen))
 		return proto_writer_fail(w, P11A_E_ARGS);
@@ -124,7 +121,7 @@ point_ok(enum proto_curve c, const uint8_t *q, size_t qlen)
 
 int
 proto_ssh_ecdsa_key_put(struct proto_writer *w, enum proto_curve c,
-    const uint8_t *q, size_t qlen)
+                        const uint8_t *q, size_t qlen)
 {
 	if (!point_ok(c, q, qlen))
 		return proto_writer_fail(w, P11A_E_ARGS);
@@ -135,7 +132,7 @@ proto_ssh_ecdsa_key_put(struct proto_writer *w, enum proto_curve c,
 
 int
 proto_ssh_ed25519_key_put(struct proto_writer *w, const uint8_t *pk,
-    size_t pklen)
+                          size_t pklen)
 {
 	if (pk == NULL || pklen != PROTO_ED25519_PK_LEN)
 		return proto_writer_fail(w, P11A_E_ARGS);
@@ -144,8 +141,7 @@ proto_ssh_ed25519_key_put(struct proto_writer *w, const uint8_t *pk,
 }
 
 int
-proto_ssh_key_decode(const uint8_t *blob, size_t len,
-    struct proto_ssh_key *key)
+proto_ssh_key_decode(const uint8_t *blob, size_t len, struct proto_ssh_key *key)
 {
 	struct proto_ssh_key k;
 	struct proto_reader r;
@@ -214,7 +210,7 @@ rsa_sig_alg_ok(struct proto_text alg)
 
 int
 proto_ssh_rsa_sig_put(struct proto_writer *w, const char *alg,
-    const uint8_t *sig, size_t siglen)
+                      const uint8_t *sig, size_t siglen)
 {
 	if (alg == NULL || !rsa_sig_alg_ok(proto_text_from(alg)) ||
 	    sig == NULL || siglen == 0)
@@ -225,7 +221,7 @@ proto_ssh_rsa_sig_put(struct proto_writer *w, const char *alg,
 
 int
 proto_ssh_ecdsa_sig_put(struct proto_writer *w, enum proto_curve c,
-    const uint8_t *rs, size_t rslen)
+                        const uint8_t *rs, size_t rslen)
 {
 	size_t field = proto_curve_field_len(c), mark;
 
@@ -240,7 +236,7 @@ proto_ssh_ecdsa_sig_put(struct proto_writer *w, enum proto_curve c,
 
 int
 proto_ssh_ed25519_sig_put(struct proto_writer *w, const uint8_t *sig,
-    size_t siglen)
+                          size_t siglen)
 {
 	if (sig == NULL || siglen != PROTO_ED25519_SIG_LEN)
 		return proto_writer_fail(w, P11A_E_ARGS);
@@ -249,8 +245,7 @@ proto_ssh_ed25519_sig_put(struct proto_writer *w, const uint8_t *sig,
 }
 
 int
-proto_ssh_sig_decode(const uint8_t *blob, size_t len,
-    struct proto_ssh_sig *sig)
+proto_ssh_sig_decode(const uint8_t *blob, size_t len, struct proto_ssh_sig *sig)
 {
 	struct proto_reader r, inner;
 	struct proto_ssh_sig s;

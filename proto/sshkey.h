@@ -63,12 +63,12 @@ size_t proto_curve_field_len(enum proto_curve c);
  * the uncompressed point 04|X|Y of exactly 1 + 2 * field length bytes.
  * Ed25519: string "ssh-ed25519", string pk (32 bytes).
  */
-int proto_ssh_rsa_key_put(struct proto_writer *w, const uint8_t *e,
-    size_t elen, const uint8_t *n, size_t nlen);
+int proto_ssh_rsa_key_put(struct proto_writer *w, const uint8_t *e, size_t elen,
+                          const uint8_t *n, size_t nlen);
 int proto_ssh_ecdsa_key_put(struct proto_writer *w, enum proto_curve c,
-    const uint8_t *q, size_t qlen);
+                            const uint8_t *q, size_t qlen);
 int proto_ssh_ed25519_key_put(struct proto_writer *w, const uint8_t *pk,
-    size_t pklen);
+                              size_t pklen);
 
 /*
  * A decoded key blob.  alg is the key type string; rsa_e and rsa_n are
@@ -91,7 +91,7 @@ struct proto_ssh_key {
  * the wrong size or not uncompressed, curve name not matching the type).
  */
 int proto_ssh_key_decode(const uint8_t *blob, size_t len,
-    struct proto_ssh_key *key);
+                         struct proto_ssh_key *key);
 
 /*
  * RSA signature algorithm for the flags of a sign request (RFC 8332):
@@ -111,11 +111,11 @@ const char *proto_ssh_rsa_sig_alg(uint32_t flags, uint32_t *hash);
  * Ed25519: string "ssh-ed25519", string sig (64 bytes).
  */
 int proto_ssh_rsa_sig_put(struct proto_writer *w, const char *alg,
-    const uint8_t *sig, size_t siglen);
+                          const uint8_t *sig, size_t siglen);
 int proto_ssh_ecdsa_sig_put(struct proto_writer *w, enum proto_curve c,
-    const uint8_t *rs, size_t rslen);
+                            const uint8_t *rs, size_t rslen);
 int proto_ssh_ed25519_sig_put(struct proto_writer *w, const uint8_t *sig,
-    size_t siglen);
+                              size_t siglen);
 
 /*
  * A decoded signature blob: raw is the signature of RSA and Ed25519; r and
@@ -132,6 +132,6 @@ struct proto_ssh_sig {
 
 /* Decodes a whole signature blob; returns like proto_ssh_key_decode(). */
 int proto_ssh_sig_decode(const uint8_t *blob, size_t len,
-    struct proto_ssh_sig *sig);
+                         struct proto_ssh_sig *sig);
 
 #endif
