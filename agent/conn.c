@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/crypto.h>
 
@@ -16,6 +17,33 @@
 #include "proto/frame.h"
 
 #define CONN_INITIAL_BUF 4096
+/*
+ * PIN and passphrase frames are small: the first bytes of every read
+ * buffer are locked in memory so that they never reach swap.  Big frames
+ * (ciphertexts, certificates) carry no such secret.
+ */
+#define CONN_LOCKED_PREFIX 16384
+
+static void
+conn_buf_free(uint8_t *p, size_t cap)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, cap);
+	munlock(p, cap < CONN_LOCKED_PREFIX ? cap : CONN_LOCKED_PREFIX);
+	free(p);
+}
+
+static uint8_t *
+conn_buf_new(size_t cap)
+{
+	uint8_t *p = calloc(1, cap);
+
+	if (p != NULL)
+		(void)mlock(p, cap < CONN_LOCKED_PREFIX ? cap
+		                                        : CONN_LOCKED_PREFIX);
+	return p;
+}
 
 struct agent *
 agent_conn_agent(const struct agent_conn *c)
@@ -60,9 +88,7 @@ agent_conn_unref(struct agent_conn *c)
 		return;
 	conn_unlink(c);
 	/* The buffer may still hold a PIN or a passphrase. */
-	if (c->rbuf != NULL)
-		OPENSSL_cleanse(c->rbuf, c->rcap);
-	free(c->rbuf);
+	conn_buf_free(c->rbuf, c->rcap);
 	free(c);
 	agent_maybe_finish(a);
 }
@@ -101,17 +127,15 @@ conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	if (c->rlen == want)
 		want += CONN_INITIAL_BUF; /* room for the next header */
 	if (want > c->rcap) {
-		nb = malloc(want);
+		nb = conn_buf_new(want);
 		if (nb == NULL) {
 			buf->base = NULL;
 			buf->len = 0;
 			return;
 		}
-		if (c->rbuf != NULL) {
+		if (c->rbuf != NULL)
 			memcpy(nb, c->rbuf, c->rlen);
-			OPENSSL_cleanse(c->rbuf, c->rcap);
-			free(c->rbuf);
-		}
+		conn_buf_free(c->rbuf, c->rcap);
 		c->rbuf = nb;
 		c->rcap = want;
 	}

@@ -167,6 +167,26 @@ dispatch_job(struct agent_conn *c, const struct proto_request *req,
 }
 
 static int
+dispatch_fill_import(struct agent_job *j, const struct proto_import_request *q)
+{
+	size_t i;
+
+	if ((j->label = (uint8_t *)agent_job_strdup(q->label)) == NULL ||
+	    agent_job_set_name(j, q->token) != 0 ||
+	    (j->cert = agent_job_memdup(q->cert)) == NULL)
+		return P11A_E_NOMEM;
+	j->cert_len = q->cert.len;
+	for (i = 0; i < q->nchain; i++) {
+		if ((j->chain[i] = agent_job_memdup(q->chain[i])) == NULL)
+			return P11A_E_NOMEM;
+		j->chain_lens[i] = q->chain[i].len;
+		j->nchain++;
+	}
+	/* The private key is a secret: wiped when the job is freed. */
+	return agent_job_set_input(j, q->pkcs8.p, q->pkcs8.len, 1);
+}
+
+static int
 dispatch_fill(struct agent_job *j, const struct proto_request *req)
 {
 	switch (j->kind) {
@@ -208,6 +228,19 @@ dispatch_fill(struct agent_job *j, const struct proto_request *req)
 		j->ssh_flags = req->u.sign.flags;
 		return agent_job_set_input(j, req->u.sign.data.p,
 		                           req->u.sign.data.len, 0);
+	case AGENT_JOB_IMPORT:
+		return dispatch_fill_import(j, &req->u.import);
+	case AGENT_JOB_KEYGEN:
+		j->key_type = req->u.keygen.key_type;
+		j->bits = req->u.keygen.bits;
+		if ((j->label = (uint8_t *)agent_job_strdup(
+		         req->u.keygen.label)) == NULL)
+			return P11A_E_NOMEM;
+		return agent_job_set_name(j, req->u.keygen.token);
+	case AGENT_JOB_ATTACH_CERT:
+		j->cert_len = req->u.attach_cert.cert.len;
+		j->cert = agent_job_memdup(req->u.attach_cert.cert);
+		return j->cert != NULL ? 0 : P11A_E_NOMEM;
 	case AGENT_JOB_LIST:
 	case AGENT_JOB_RESCAN:
 		return 0;
@@ -273,6 +306,12 @@ dispatch_extension(struct agent_conn *c, const struct proto_request *req)
 		return dispatch_to_pool(c, req, AGENT_JOB_LOGIN);
 	case PROTO_EXT_LOGOUT:
 		return dispatch_to_pool(c, req, AGENT_JOB_LOGOUT);
+	case PROTO_EXT_IMPORT:
+		return dispatch_to_pool(c, req, AGENT_JOB_IMPORT);
+	case PROTO_EXT_KEYGEN:
+		return dispatch_to_pool(c, req, AGENT_JOB_KEYGEN);
+	case PROTO_EXT_ATTACH_CERT:
+		return dispatch_to_pool(c, req, AGENT_JOB_ATTACH_CERT);
 	case PROTO_EXT_UNKNOWN:
 		break;
 	}

@@ -4,12 +4,18 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "agent/agent.h"
 #include "agent/job.h"
 #include "proto/err.h"
+
+#define AGENT_WORKER_NICE 5
 
 struct agent_job *
 agent_job_new(struct agent *a, struct agent_conn *c, enum agent_job_kind kind)
@@ -30,8 +36,11 @@ agent_job_new(struct agent *a, struct agent_conn *c, enum agent_job_kind kind)
 int
 agent_job_set_input(struct agent_job *j, const void *p, size_t len, int secret)
 {
-	if ((j->in = malloc(len > 0 ? len : 1)) == NULL)
+	if ((j->in = calloc(1, len > 0 ? len : 1)) == NULL)
 		return P11A_E_NOMEM;
+	/* PINs and imported private keys: keep them out of swap. */
+	if (secret)
+		(void)mlock(j->in, len > 0 ? len : 1);
 	if (len > 0)
 		memcpy(j->in, p, len);
 	j->in_len = len;
@@ -39,24 +48,49 @@ agent_job_set_input(struct agent_job *j, const void *p, size_t len, int secret)
 	return 0;
 }
 
+char *
+agent_job_strdup(struct proto_text t)
+{
+	char *s = malloc(t.len + 1);
+
+	if (s == NULL)
+		return NULL;
+	if (t.len > 0)
+		memcpy(s, t.p, t.len);
+	s[t.len] = '\0';
+	return s;
+}
+
+uint8_t *
+agent_job_memdup(struct proto_bytes b)
+{
+	uint8_t *p = malloc(b.len > 0 ? b.len : 1);
+
+	if (p != NULL && b.len > 0)
+		memcpy(p, b.p, b.len);
+	return p;
+}
+
 int
 agent_job_set_name(struct agent_job *j, struct proto_text name)
 {
-	if ((j->name = malloc(name.len + 1)) == NULL)
-		return P11A_E_NOMEM;
-	memcpy(j->name, name.p, name.len);
-	j->name[name.len] = '\0';
-	return 0;
+	j->name = agent_job_strdup(name);
+	return j->name != NULL ? 0 : P11A_E_NOMEM;
 }
 
 static void
 job_free(struct agent_job *j)
 {
-	if (j->in != NULL && j->in_is_secret)
+	if (j->in != NULL && j->in_is_secret) {
 		OPENSSL_cleanse(j->in, j->in_len);
+		munlock(j->in, j->in_len > 0 ? j->in_len : 1);
+	}
 	free(j->in);
 	free(j->label);
 	free(j->name);
+	free(j->cert);
+	while (j->nchain > 0)
+		free(j->chain[--j->nchain]);
 	free(j->token_uri);
 	tok_key_free(j->key);
 	proto_writer_cleanup(&j->reply);
@@ -71,9 +105,27 @@ agent_job_queue_cancel(struct agent_job *j)
 	job_free(j);
 }
 
+/*
+ * Token work runs a little below the loop's priority: on a busy machine
+ * the loop must still answer status requests and accept clients at once,
+ * whatever the signers are doing (Linux nice values are per thread).
+ */
+static void
+job_lower_priority_once(void)
+{
+	static _Thread_local int done;
+
+	if (done)
+		return;
+	done = 1;
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	                  AGENT_WORKER_NICE);
+}
+
 static void
 job_work(uv_work_t *w)
 {
+	job_lower_priority_once();
 	agent_work_run(w->data);
 }
 

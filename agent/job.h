@@ -27,6 +27,9 @@ enum agent_job_kind {
 	AGENT_JOB_LOGOUT,
 	AGENT_JOB_SSH_SIGN,
 	AGENT_JOB_RESCAN,
+	AGENT_JOB_IMPORT,
+	AGENT_JOB_KEYGEN,
+	AGENT_JOB_ATTACH_CERT,
 };
 
 struct agent_job {
@@ -46,6 +49,12 @@ struct agent_job {
 	size_t label_len;
 	int in_is_secret;
 	uint32_t mech, hash, mgf1, salt, padding, ssh_flags;
+	uint32_t key_type, bits; /* keygen */
+	uint8_t *cert;           /* import, attach-cert */
+	size_t cert_len;
+	uint8_t *chain[PROTO_IMPORT_MAX_CHAIN]; /* import */
+	size_t chain_lens[PROTO_IMPORT_MAX_CHAIN];
+	size_t nchain;
 	/* Results. */
 	int result;
 	struct tok_err err;
@@ -62,6 +71,10 @@ struct agent_job *agent_job_new(struct agent *a, struct agent_conn *c,
 int agent_job_set_input(struct agent_job *j, const void *p, size_t len,
                         int secret);
 int agent_job_set_name(struct agent_job *j, struct proto_text name);
+/* Copies text into a new NUL-terminated string. */
+char *agent_job_strdup(struct proto_text t);
+/* Copies bytes into a new buffer (NULL on failure; 1 byte for empty). */
+uint8_t *agent_job_memdup(struct proto_bytes b);
 /* Frees a job that was never queued (its client was answered). */
 void agent_job_queue_cancel(struct agent_job *j);
 /* Queues the job; on failure answers the client and frees the job. */

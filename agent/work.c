@@ -351,6 +351,70 @@ out:
 		work_fail(j, r);
 }
 
+/* Answers with the key URI a token administration call produced. */
+static void
+work_key_uri_reply(struct agent_job *j, int r, char *uri)
+{
+	struct proto_key_uri_reply rep;
+
+	if (r == 0) {
+		tok_ctx_rescan(j->ctx); /* the new objects become keys */
+		rep.key_uri = proto_text_from(uri);
+		r = proto_key_uri_reply_encode(&j->reply, j->ext, &rep);
+	}
+	free(uri);
+	if (r != 0) {
+		agent_log(AGENT_LOG_INFO, "%s failed: %s",
+		          proto_ext_name(j->ext),
+		          j->err.msg[0] ? j->err.msg : p11a_strerror(r));
+		work_fail(j, r);
+	}
+}
+
+static void
+work_import(struct agent_job *j)
+{
+	struct tok_token *t = NULL;
+	char *uri = NULL;
+	int r;
+
+	r = tok_ctx_find_token(j->ctx, j->name, &t, &j->err);
+	if (r == 0)
+		r = tok_token_import_key(
+		    t, j->in, j->in_len, j->cert, j->cert_len,
+		    (const uint8_t *const *)j->chain, j->chain_lens, j->nchain,
+		    (const char *)j->label, &uri, &j->err);
+	OPENSSL_cleanse(j->in, j->in_len);
+	tok_token_free(t);
+	work_key_uri_reply(j, r, uri);
+}
+
+static void
+work_keygen(struct agent_job *j)
+{
+	struct tok_token *t = NULL;
+	char *uri = NULL;
+	int r;
+
+	r = tok_ctx_find_token(j->ctx, j->name, &t, &j->err);
+	if (r == 0)
+		r = tok_token_generate_key(t, (enum tok_key_type)j->key_type,
+		                           j->bits, (const char *)j->label,
+		                           &uri, &j->err);
+	tok_token_free(t);
+	work_key_uri_reply(j, r, uri);
+}
+
+static void
+work_attach_cert(struct agent_job *j)
+{
+	char *uri = NULL;
+	int r =
+	    tok_ctx_attach_cert(j->ctx, j->cert, j->cert_len, &uri, &j->err);
+
+	work_key_uri_reply(j, r, uri);
+}
+
 void
 agent_work_run(struct agent_job *j)
 {
@@ -378,6 +442,15 @@ agent_work_run(struct agent_job *j)
 		break;
 	case AGENT_JOB_RESCAN:
 		j->result = tok_ctx_rescan(j->ctx);
+		break;
+	case AGENT_JOB_IMPORT:
+		work_import(j);
+		break;
+	case AGENT_JOB_KEYGEN:
+		work_keygen(j);
+		break;
+	case AGENT_JOB_ATTACH_CERT:
+		work_attach_cert(j);
 		break;
 	}
 }

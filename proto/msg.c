@@ -18,6 +18,9 @@ static const char *const ext_names[PROTO_EXT_COUNT] = {
     [PROTO_EXT_LOGIN] = "login@p11agent",
     [PROTO_EXT_LOGOUT] = "logout@p11agent",
     [PROTO_EXT_STATUS] = "status@p11agent",
+    [PROTO_EXT_IMPORT] = "import@p11agent",
+    [PROTO_EXT_KEYGEN] = "keygen@p11agent",
+    [PROTO_EXT_ATTACH_CERT] = "attach-cert@p11agent",
 };
 
 /*
@@ -337,6 +340,47 @@ proto_logout_request_encode(struct proto_writer *w,
 	return proto_writer_frame_end(w);
 }
 
+int
+proto_import_request_encode(struct proto_writer *w,
+                            const struct proto_import_request *req)
+{
+	size_t i;
+
+	/* Checked first, so that no half frame is left behind. */
+	if (req->nchain > PROTO_IMPORT_MAX_CHAIN)
+		return proto_writer_fail(w, P11A_E_ARGS);
+	ext_request_begin(w, PROTO_EXT_IMPORT);
+	proto_write_text(w, req->token);
+	proto_write_text(w, req->label);
+	proto_write_bytes(w, req->pkcs8);
+	proto_write_bytes(w, req->cert);
+	proto_write_u32(w, (uint32_t)req->nchain);
+	for (i = 0; i < req->nchain; i++)
+		proto_write_bytes(w, req->chain[i]);
+	return proto_writer_frame_end(w);
+}
+
+int
+proto_keygen_request_encode(struct proto_writer *w,
+                            const struct proto_keygen_request *req)
+{
+	ext_request_begin(w, PROTO_EXT_KEYGEN);
+	proto_write_text(w, req->token);
+	proto_write_text(w, req->label);
+	proto_write_u32(w, req->key_type);
+	proto_write_u32(w, req->bits);
+	return proto_writer_frame_end(w);
+}
+
+int
+proto_attach_cert_request_encode(struct proto_writer *w,
+                                 const struct proto_attach_cert_request *req)
+{
+	ext_request_begin(w, PROTO_EXT_ATTACH_CERT);
+	proto_write_bytes(w, req->cert);
+	return proto_writer_frame_end(w);
+}
+
 static int
 ext_request_encode(struct proto_writer *w, const struct proto_request *req)
 {
@@ -357,6 +401,12 @@ ext_request_encode(struct proto_writer *w, const struct proto_request *req)
 		return proto_logout_request_encode(w, &req->u.logout);
 	case PROTO_EXT_STATUS:
 		return proto_status_request_encode(w);
+	case PROTO_EXT_IMPORT:
+		return proto_import_request_encode(w, &req->u.import);
+	case PROTO_EXT_KEYGEN:
+		return proto_keygen_request_encode(w, &req->u.keygen);
+	case PROTO_EXT_ATTACH_CERT:
+		return proto_attach_cert_request_encode(w, &req->u.attach_cert);
 	case PROTO_EXT_UNKNOWN:
 		break;
 	}
@@ -384,12 +434,41 @@ proto_request_encode(struct proto_writer *w, const struct proto_request *req)
 
 /* Requests: decoder. */
 
+/*
+ * The import payload.  The chain count is checked against its fixed
+ * array before a single certificate is read, so a huge count costs
+ * nothing.
+ */
+static int
+import_request_decode(struct proto_reader *r, struct proto_import_request *im)
+{
+	uint32_t n;
+	size_t i;
+	int ret;
+
+	if ((ret = proto_read_text_direct(r, &im->token)) != 0 ||
+	    (ret = proto_read_text_direct(r, &im->label)) != 0 ||
+	    (ret = proto_read_string_direct(r, &im->pkcs8)) != 0 ||
+	    (ret = proto_read_string_direct(r, &im->cert)) != 0 ||
+	    (ret = proto_read_u32(r, &n)) != 0)
+		return ret;
+	if (n > PROTO_IMPORT_MAX_CHAIN)
+		return P11A_E_FORMAT;
+	im->nchain = n;
+	for (i = 0; i < im->nchain; i++) {
+		if ((ret = proto_read_string_direct(r, &im->chain[i])) != 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int
 ext_request_decode(struct proto_reader *r, struct proto_request *q)
 {
 	struct proto_sign_digest_request *sd = &q->u.sign_digest;
 	struct proto_decrypt_request *de = &q->u.decrypt;
 	struct proto_derive_request *dv = &q->u.derive;
+	struct proto_keygen_request *kg = &q->u.keygen;
 	int ret;
 
 	if ((ret = proto_read_text_direct(r, &q->ext_name)) != 0)
@@ -433,6 +512,23 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 		break;
 	case PROTO_EXT_LOGOUT:
 		if ((ret = proto_read_text_direct(r, &q->u.logout.token)) != 0)
+			return ret;
+		break;
+	case PROTO_EXT_IMPORT:
+		if ((ret = import_request_decode(r, &q->u.import)) != 0)
+			return ret;
+		break;
+	case PROTO_EXT_KEYGEN:
+		/* Key type and bits are the agent's to judge. */
+		if ((ret = proto_read_text_direct(r, &kg->token)) != 0 ||
+		    (ret = proto_read_text_direct(r, &kg->label)) != 0 ||
+		    (ret = proto_read_u32(r, &kg->key_type)) != 0 ||
+		    (ret = proto_read_u32(r, &kg->bits)) != 0)
+			return ret;
+		break;
+	case PROTO_EXT_ATTACH_CERT:
+		if ((ret = proto_read_string_direct(
+		         r, &q->u.attach_cert.cert)) != 0)
 			return ret;
 		break;
 	}
@@ -933,6 +1029,48 @@ proto_derive_reply_decode(const uint8_t *body, size_t len,
 {
 	return ext_string_reply_decode(body, len, PROTO_EXT_DERIVE,
 	                               &rep->secret, fail);
+}
+
+/* The extensions whose reply is one key URI. */
+static bool
+is_key_uri_ext(enum proto_ext ext)
+{
+	return ext == PROTO_EXT_IMPORT || ext == PROTO_EXT_KEYGEN ||
+	       ext == PROTO_EXT_ATTACH_CERT;
+}
+
+int
+proto_key_uri_reply_encode(struct proto_writer *w, enum proto_ext ext,
+                           const struct proto_key_uri_reply *rep)
+{
+	if (!is_key_uri_ext(ext))
+		return proto_writer_fail(w, P11A_E_ARGS);
+	ext_reply_begin(w, ext);
+	proto_write_text(w, rep->key_uri);
+	return proto_writer_frame_end(w);
+}
+
+int
+proto_key_uri_reply_decode(const uint8_t *body, size_t len, enum proto_ext ext,
+                           struct proto_key_uri_reply *rep,
+                           struct proto_failure *fail)
+{
+	struct proto_key_uri_reply q;
+	struct proto_reader r;
+	int ret;
+
+	memset(rep, 0, sizeof(*rep));
+	if (fail != NULL)
+		failure_clear(fail);
+	if (!is_key_uri_ext(ext))
+		return P11A_E_ARGS;
+	if ((ret = reply_open(&r, body, len, PROTO_SSH_AGENT_EXTENSION_RESPONSE,
+	                      ext, fail)) != 0 ||
+	    (ret = proto_read_text_direct(&r, &q.key_uri)) != 0 ||
+	    (ret = proto_reader_end(&r)) != 0)
+		return ret;
+	*rep = q;
+	return 0;
 }
 
 /* Extension replies without payload. */

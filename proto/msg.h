@@ -74,10 +74,13 @@ enum proto_ext {
 	PROTO_EXT_LOGIN,       /* "login@p11agent" */
 	PROTO_EXT_LOGOUT,      /* "logout@p11agent" */
 	PROTO_EXT_STATUS,      /* "status@p11agent" */
+	PROTO_EXT_IMPORT,      /* "import@p11agent" */
+	PROTO_EXT_KEYGEN,      /* "keygen@p11agent" */
+	PROTO_EXT_ATTACH_CERT, /* "attach-cert@p11agent" */
 };
 
 /* One more than the last known enum proto_ext value. */
-#define PROTO_EXT_COUNT (PROTO_EXT_STATUS + 1)
+#define PROTO_EXT_COUNT (PROTO_EXT_ATTACH_CERT + 1)
 
 /* Token flags (list and status replies). */
 enum proto_token_flag {
@@ -204,6 +207,51 @@ struct proto_logout_request {
 	struct proto_text token; /* empty = every token */
 };
 
+/* Most chain certificates an import may carry. */
+#define PROTO_IMPORT_MAX_CHAIN 8
+
+/*
+ * import@p11agent: a private key with its certificate and CA chain onto a
+ * token (p11 import of a .p12).  Request: string token, string label,
+ * string private key (PKCS#8 DER, secret), string certificate DER (may be
+ * empty), uint32 n (at most PROTO_IMPORT_MAX_CHAIN), n x string chain
+ * certificate DER.  Reply: string key URI.
+ */
+struct proto_import_request {
+	struct proto_text token;
+	struct proto_text label;
+	struct proto_bytes pkcs8; /* secret */
+	struct proto_bytes cert;
+	size_t nchain;
+	struct proto_bytes chain[PROTO_IMPORT_MAX_CHAIN];
+};
+
+/*
+ * keygen@p11agent: a key pair generated on the token.  Request: string
+ * token, string label, uint32 key type (enum proto_key_type), uint32 bits
+ * (RSA 2048/3072/4096, EC 256/384).  Reply: string key URI.
+ */
+struct proto_keygen_request {
+	struct proto_text token;
+	struct proto_text label;
+	uint32_t key_type;
+	uint32_t bits;
+};
+
+/*
+ * attach-cert@p11agent: store a certificate next to the token key with
+ * the same public key.  Request: string certificate DER.  Reply: string
+ * key URI.
+ */
+struct proto_attach_cert_request {
+	struct proto_bytes cert;
+};
+
+/* Reply of import, keygen and attach-cert. */
+struct proto_key_uri_reply {
+	struct proto_text key_uri;
+};
+
 /*
  * Any request, as the agent sees it.  type is the message type; for
  * SSH_AGENTC_EXTENSION, ext and ext_name say which extension, and
@@ -216,6 +264,9 @@ struct proto_logout_request {
  *   EXT_DERIVE              u.derive
  *   EXT_LOGIN               u.login
  *   EXT_LOGOUT              u.logout
+ *   EXT_IMPORT              u.import
+ *   EXT_KEYGEN              u.keygen
+ *   EXT_ATTACH_CERT         u.attach_cert
  * REQUEST_IDENTITIES, EXT_QUERY, EXT_LIST and EXT_STATUS carry nothing.
  */
 struct proto_request {
@@ -231,6 +282,9 @@ struct proto_request {
 		struct proto_derive_request derive;
 		struct proto_login_request login;
 		struct proto_logout_request logout;
+		struct proto_import_request import;
+		struct proto_keygen_request keygen;
+		struct proto_attach_cert_request attach_cert;
 	} u;
 };
 
@@ -286,6 +340,13 @@ int proto_login_request_encode(struct proto_writer *w,
 int proto_logout_request_encode(struct proto_writer *w,
                                 const struct proto_logout_request *req);
 int proto_status_request_encode(struct proto_writer *w);
+int proto_import_request_encode(struct proto_writer *w,
+                                const struct proto_import_request *req);
+int proto_keygen_request_encode(struct proto_writer *w,
+                                const struct proto_keygen_request *req);
+int
+proto_attach_cert_request_encode(struct proto_writer *w,
+                                 const struct proto_attach_cert_request *req);
 
 /* Replies (the agent encodes, the client decodes). */
 
@@ -474,6 +535,14 @@ int proto_login_reply_decode(const uint8_t *body, size_t len,
 int proto_logout_reply_encode(struct proto_writer *w);
 int proto_logout_reply_decode(const uint8_t *body, size_t len,
                               struct proto_failure *fail);
+
+/* Replies of import, keygen and attach-cert (ext says which). */
+int proto_key_uri_reply_encode(struct proto_writer *w, enum proto_ext ext,
+                               const struct proto_key_uri_reply *rep);
+int proto_key_uri_reply_decode(const uint8_t *body, size_t len,
+                               enum proto_ext ext,
+                               struct proto_key_uri_reply *rep,
+                               struct proto_failure *fail);
 
 int proto_status_reply_encode(struct proto_writer *w,
                               const struct proto_status_reply *rep);

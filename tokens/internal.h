@@ -129,6 +129,9 @@ int tok_token_read_info(struct tok_token *t, CK_TOKEN_INFO *info);
 /* key.c / scan.c */
 struct tok_key *tok_key_new(struct tok_token *t);
 int tok_key_set_cert(struct tok_key *k, const uint8_t *der, size_t len);
+/* Sets the public half (type, bits, curve, n/e or point) from an EVP_PKEY. */
+struct evp_pkey_st;
+int tok_key_set_public(struct tok_key *k, struct evp_pkey_st *pk);
 int tok_key_make_uri(struct tok_key *k);
 int tok_scan_token_keys(struct tok_token *t, struct tok_key ***keys,
                         size_t *nkeys);

@@ -97,8 +97,8 @@ key_clear_public(struct tok_key *k)
 	k->rsa_n_len = k->rsa_e_len = k->ec_point_len = 0;
 }
 
-static int
-key_set_public_from_pkey(struct tok_key *k, EVP_PKEY *pk)
+int
+tok_key_set_public(struct tok_key *k, EVP_PKEY *pk)
 {
 	size_t len = 0;
 
@@ -187,7 +187,7 @@ tok_key_set_cert(struct tok_key *k, const uint8_t *der, size_t len)
 	memcpy(k->cert_der, der, len);
 	k->cert_der_len = len;
 	k->cert_is_ca = X509_check_ca(x) > 0;
-	if ((r = key_set_public_from_pkey(k, X509_get0_pubkey(x))) != 0)
+	if ((r = tok_key_set_public(k, X509_get0_pubkey(x))) != 0)
 		goto out;
 	r = key_take_emails(k, x);
 out:

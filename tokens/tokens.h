@@ -244,6 +244,42 @@ int tok_key_decrypt(struct tok_key *k, const struct tok_decrypt_params *p,
 int tok_key_derive(struct tok_key *k, const uint8_t *peer, size_t peer_len,
                    uint8_t *secret, size_t *secret_len, struct tok_err *err);
 
+/*
+ * Token administration (p11 import / keygen).  Each returns 0 or a
+ * P11A_E_*; the caller rescans afterwards to see the new objects.
+ *
+ * tok_token_import_key stores a private key (PKCS#8 DER, a secret the
+ * caller wipes) as a sensitive, never-extractable token object, its
+ * public key, and its certificate (DER, may be empty) under one new
+ * CKA_ID and the label; chain certificates (DER each) are stored as CA
+ * certificates without a key.  The CKA_ID is the SHA-1 of the public
+ * key, as most card tools make it.  *uri_out (caller frees) names the key.
+ */
+int tok_token_import_key(struct tok_token *t, const uint8_t *pkcs8,
+                         size_t pkcs8_len, const uint8_t *cert, size_t cert_len,
+                         const uint8_t *const *chain, const size_t *chain_lens,
+                         size_t nchain, const char *label, char **uri_out,
+                         struct tok_err *err);
+
+/*
+ * Generates a key pair on the token: type TOK_KEY_RSA with bits 2048,
+ * 3072 or 4096, or TOK_KEY_EC with bits 256 or 384.  The private key is
+ * sensitive and never extractable.  *uri_out (caller frees) names it.
+ */
+int tok_token_generate_key(struct tok_token *t, enum tok_key_type type,
+                           unsigned bits, const char *label, char **uri_out,
+                           struct tok_err *err);
+
+/*
+ * Stores a certificate (DER) next to the token key with the same public
+ * key, under that key's CKA_ID and label.  P11A_E_KEY_NOT_FOUND when no
+ * key on the token matches; P11A_E_ALREADY when that certificate is
+ * already there.
+ */
+int tok_ctx_attach_cert(struct tok_ctx *ctx, const uint8_t *cert,
+                        size_t cert_len, char **key_uri_out,
+                        struct tok_err *err);
+
 /* Hashes data with OpenSSL; *out_len is the buffer size on entry. */
 int tok_hash(enum tok_hash hash, const uint8_t *data, size_t len, uint8_t *out,
              size_t *out_len);

@@ -142,6 +142,27 @@ fuzz_request(struct proto_writer *w, const uint8_t *body, size_t len)
 	proto_writer_cleanup(&small);
 }
 
+/* The replies that carry one key URI, under each of their names. */
+static void
+fuzz_key_uri_replies(struct proto_writer *w, const uint8_t *body, size_t len)
+{
+	static const enum proto_ext exts[] = {
+	    PROTO_EXT_IMPORT, PROTO_EXT_KEYGEN, PROTO_EXT_ATTACH_CERT};
+	struct proto_key_uri_reply uri;
+	struct proto_failure f;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		ret = proto_key_uri_reply_decode(body, len, exts[i], &uri, &f);
+		if (reply_ok(w, ret, &f, body, len)) {
+			CHECK(proto_key_uri_reply_encode(w, exts[i], &uri) ==
+			      0);
+			check_frame(w, body, len);
+		}
+	}
+}
+
 static void
 fuzz_replies(struct proto_writer *w, const uint8_t *body, size_t len)
 {
@@ -218,6 +239,7 @@ fuzz_replies(struct proto_writer *w, const uint8_t *body, size_t len)
 		check_frame(w, body, len);
 	}
 	proto_status_reply_cleanup(&st);
+	fuzz_key_uri_replies(w, body, len);
 }
 
 static void

@@ -66,6 +66,7 @@ main(int argc, char **argv)
 	static uint8_t n2048[256], ec_q[3][133], ed_pk[32], rsa_sig[256];
 	static uint8_t ec_rs[3][132], ed_sig[64], data[64], dgst[64];
 	static uint8_t ct[256], cert[700], plain[48], shared[66];
+	static uint8_t pkcs8[1218], ca[2][500];
 	static const uint8_t e[] = {0x01, 0x00, 0x01};
 	/* DigestInfo prefix of SHA-256 (RFC 8017), signed with hash NONE. */
 	static const uint8_t di_sha256[] = {
@@ -97,6 +98,9 @@ main(int argc, char **argv)
 	fill(cert, sizeof(cert), 8);
 	fill(plain, sizeof(plain), 9);
 	fill(shared, sizeof(shared), 10);
+	fill(pkcs8, sizeof(pkcs8), 11);
+	fill(ca[0], sizeof(ca[0]), 12);
+	fill(ca[1], sizeof(ca[1]), 13);
 	memcpy(di, di_sha256, sizeof(di_sha256));
 	memcpy(di + sizeof(di_sha256), dgst, 32);
 	proto_writer_init(&w);
@@ -242,6 +246,38 @@ main(int argc, char **argv)
 		proto_logout_request_encode(&w, &r4);
 		emit(&w, "req-logout-all");
 	}
+	{
+		struct proto_import_request r;
+
+		memset(&r, 0, sizeof(r));
+		r.token = T("Test Token");
+		r.label = T("alice");
+		r.pkcs8 = B(pkcs8);
+		r.cert = B(cert);
+		proto_import_request_encode(&w, &r);
+		emit(&w, "req-import");
+		r.token = T("pkcs11:token=Card");
+		r.cert.len = 0;
+		r.nchain = 2;
+		r.chain[0] = B(ca[0]);
+		r.chain[1] = B(ca[1]);
+		proto_import_request_encode(&w, &r);
+		emit(&w, "req-import-chain");
+	}
+	{
+		struct proto_keygen_request r1 = {T("Test Token"), T("rsa"),
+		                                  PROTO_KEY_RSA, 3072};
+		struct proto_keygen_request r2 = {T("pkcs11:token=Card"),
+		                                  T("ec"), PROTO_KEY_EC, 256};
+		struct proto_attach_cert_request r3 = {B(cert)};
+
+		proto_keygen_request_encode(&w, &r1);
+		emit(&w, "req-keygen-rsa");
+		proto_keygen_request_encode(&w, &r2);
+		emit(&w, "req-keygen-ec");
+		proto_attach_cert_request_encode(&w, &r3);
+		emit(&w, "req-attach-cert");
+	}
 	/* Requests the agent must refuse politely. */
 	proto_writer_frame_begin(&w, PROTO_SSH_AGENTC_EXTENSION);
 	proto_write_cstring(&w, "session-bind@openssh.com");
@@ -374,6 +410,17 @@ main(int argc, char **argv)
 
 		proto_status_reply_encode(&w, &r);
 		emit(&w, "rep-status");
+	}
+	{
+		struct proto_key_uri_reply r1 = {T(uri_rsa)};
+		struct proto_key_uri_reply r2 = {T(uri_ec)};
+
+		proto_key_uri_reply_encode(&w, PROTO_EXT_IMPORT, &r1);
+		emit(&w, "rep-import");
+		proto_key_uri_reply_encode(&w, PROTO_EXT_KEYGEN, &r2);
+		emit(&w, "rep-keygen");
+		proto_key_uri_reply_encode(&w, PROTO_EXT_ATTACH_CERT, &r1);
+		emit(&w, "rep-attach-cert");
 	}
 
 	for (i = 0; i < 5; i++) {

@@ -26,6 +26,7 @@
 static uint8_t key_blob[51], key_blob2[104], sign_data[100], digest[32];
 static uint8_t ciphertext[256], point[65], cert[600], signature[256];
 static uint8_t plaintext[32], shared[32], sig_blob[83];
+static uint8_t pkcs8[150], ca_cert1[300], ca_cert2[200];
 
 static const char uri1[] = "pkcs11:token=Test%20Token;id=%01;type=private";
 static const char uri2[] = "pkcs11:token=Card;object=Signing%20Key";
@@ -51,6 +52,10 @@ static struct proto_decrypt_reply s_dec_rep;
 static struct proto_derive_reply s_der_rep;
 static struct proto_token_status s_tstat_arr[2];
 static struct proto_status_reply s_status;
+static struct proto_import_request s_import0, s_import2;
+static struct proto_keygen_request s_keygen;
+static struct proto_attach_cert_request s_attach;
+static struct proto_key_uri_reply s_import_rep, s_keygen_rep, s_attach_rep;
 
 static void
 fill(uint8_t *p, size_t len, uint8_t seed)
@@ -79,6 +84,9 @@ setup_data(void **state)
 	fill(plaintext, sizeof(plaintext), 9);
 	fill(shared, sizeof(shared), 10);
 	fill(sig_blob, sizeof(sig_blob), 11);
+	fill(pkcs8, sizeof(pkcs8), 12);
+	fill(ca_cert1, sizeof(ca_cert1), 13);
+	fill(ca_cert2, sizeof(ca_cert2), 14);
 
 	s_sign = (struct proto_sign_request){B(key_blob), B(sign_data),
 	                                     PROTO_SSH_AGENT_RSA_SHA2_256};
@@ -164,6 +172,25 @@ setup_data(void **state)
 	s_status = (struct proto_status_reply){
 	    T("0.1.0"), 86400ull * 400, PROTO_AGENT_LOCKED, 3600, 600,
 	    2,          s_tstat_arr};
+
+	memset(&s_import0, 0, sizeof(s_import0));
+	s_import0.token = T("Test Token");
+	s_import0.label = T("alice");
+	s_import0.pkcs8 = B(pkcs8);
+	s_import0.cert = B(cert);
+	memset(&s_import2, 0, sizeof(s_import2));
+	s_import2.token = T("pkcs11:token=Card");
+	s_import2.label = T("");
+	s_import2.pkcs8 = B(pkcs8);
+	s_import2.nchain = 2;
+	s_import2.chain[0] = B(ca_cert1);
+	s_import2.chain[1] = B(ca_cert2);
+	s_keygen = (struct proto_keygen_request){T("Test Token"), T("gen"),
+	                                         PROTO_KEY_EC, 384};
+	s_attach.cert = B(cert);
+	s_import_rep.key_uri = T(uri1);
+	s_keygen_rep.key_uri = T(uri2);
+	s_attach_rep.key_uri = T(uri1);
 	return 0;
 }
 
@@ -315,6 +342,42 @@ enc_status_rep(struct proto_writer *w)
 {
 	return proto_status_reply_encode(w, &s_status);
 }
+static int
+enc_import0_req(struct proto_writer *w)
+{
+	return proto_import_request_encode(w, &s_import0);
+}
+static int
+enc_import2_req(struct proto_writer *w)
+{
+	return proto_import_request_encode(w, &s_import2);
+}
+static int
+enc_keygen_req(struct proto_writer *w)
+{
+	return proto_keygen_request_encode(w, &s_keygen);
+}
+static int
+enc_attach_req(struct proto_writer *w)
+{
+	return proto_attach_cert_request_encode(w, &s_attach);
+}
+static int
+enc_import_rep(struct proto_writer *w)
+{
+	return proto_key_uri_reply_encode(w, PROTO_EXT_IMPORT, &s_import_rep);
+}
+static int
+enc_keygen_rep(struct proto_writer *w)
+{
+	return proto_key_uri_reply_encode(w, PROTO_EXT_KEYGEN, &s_keygen_rep);
+}
+static int
+enc_attach_rep(struct proto_writer *w)
+{
+	return proto_key_uri_reply_encode(w, PROTO_EXT_ATTACH_CERT,
+	                                  &s_attach_rep);
+}
 
 /* Which decoder reads a sample. */
 enum kind {
@@ -331,6 +394,9 @@ enum kind {
 	K_LOGIN,
 	K_LOGOUT,
 	K_STATUS,
+	K_IMPORT,      /* key URI reply of import@p11agent */
+	K_KEYGEN,      /* ... of keygen@p11agent */
+	K_ATTACH_CERT, /* ... of attach-cert@p11agent */
 };
 
 struct sample {
@@ -371,7 +437,28 @@ static const struct sample samples[] = {
     {"login-reply", K_LOGIN, enc_login_rep, SIZE_MAX},
     {"logout-reply", K_LOGOUT, enc_logout_rep, SIZE_MAX},
     {"status-reply", K_STATUS, enc_status_rep, SIZE_MAX},
+    {"import-request", K_REQUEST, enc_import0_req, SIZE_MAX},
+    {"import-chain-request", K_REQUEST, enc_import2_req, SIZE_MAX},
+    {"keygen-request", K_REQUEST, enc_keygen_req, SIZE_MAX},
+    {"attach-cert-request", K_REQUEST, enc_attach_req, SIZE_MAX},
+    {"import-reply", K_IMPORT, enc_import_rep, SIZE_MAX},
+    {"keygen-reply", K_KEYGEN, enc_keygen_rep, SIZE_MAX},
+    {"attach-cert-reply", K_ATTACH_CERT, enc_attach_rep, SIZE_MAX},
 };
+
+/* The sample called name. */
+static const struct sample *
+sample_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(samples); i++) {
+		if (strcmp(samples[i].name, name) == 0)
+			return &samples[i];
+	}
+	fail_msg("no sample %s", name);
+	return NULL;
+}
 
 /* Encodes a sample into a new heap frame. */
 static uint8_t *
@@ -460,9 +547,11 @@ decode_kind(enum kind kind, const uint8_t *body, size_t len)
 	struct proto_query_reply q;
 	struct proto_list_reply list;
 	struct proto_sign_reply sign;
+	struct proto_key_uri_reply uri;
 	struct proto_request req;
 	struct proto_failure f;
 	struct proto_writer w;
+	enum proto_ext ext;
 	int ret = 0;
 
 	memset(&f, 0, sizeof(f));
@@ -557,6 +646,18 @@ decode_kind(enum kind kind, const uint8_t *body, size_t len)
 			expect_frame(&w, body, len);
 		}
 		proto_status_reply_cleanup(&st);
+		break;
+	case K_IMPORT:
+	case K_KEYGEN:
+	case K_ATTACH_CERT:
+		ext = kind == K_IMPORT   ? PROTO_EXT_IMPORT
+		      : kind == K_KEYGEN ? PROTO_EXT_KEYGEN
+		                         : PROTO_EXT_ATTACH_CERT;
+		ret = proto_key_uri_reply_decode(body, len, ext, &uri, &f);
+		if (ret == 0) {
+			proto_key_uri_reply_encode(&w, ext, &uri);
+			expect_frame(&w, body, len);
+		}
 		break;
 	}
 	proto_writer_cleanup(&w);
@@ -1019,6 +1120,45 @@ enc_golden_ext_failure(struct proto_writer *w)
 }
 
 static int
+enc_golden_import(struct proto_writer *w)
+{
+	struct proto_import_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.token = T("t");
+	r.label = T("k");
+	r.pkcs8 =
+	    (struct proto_bytes){(const uint8_t *)"\x30\x03\x02\x01\x00", 5};
+	r.nchain = 1;
+	r.chain[0] = (struct proto_bytes){(const uint8_t *)"\x30\x00", 2};
+	return proto_import_request_encode(w, &r);
+}
+
+static int
+enc_golden_keygen(struct proto_writer *w)
+{
+	struct proto_keygen_request r = {T("t"), T("k"), PROTO_KEY_EC, 256};
+
+	return proto_keygen_request_encode(w, &r);
+}
+
+static int
+enc_golden_attach(struct proto_writer *w)
+{
+	struct proto_attach_cert_request r = {{(const uint8_t *)"\x30\x00", 2}};
+
+	return proto_attach_cert_request_encode(w, &r);
+}
+
+static int
+enc_golden_key_uri(struct proto_writer *w)
+{
+	struct proto_key_uri_reply r = {T("pkcs11:id=%01")};
+
+	return proto_key_uri_reply_encode(w, PROTO_EXT_KEYGEN, &r);
+}
+
+static int
 enc_golden_status(struct proto_writer *w)
 {
 	struct proto_token_status t = {T("u"), T("l"), 0x180, 2, 3};
@@ -1050,6 +1190,20 @@ test_golden_bytes(void **state)
 	           " 00000001 31 0000000000000005 00000001 00000006 00000007"
 	           " 00000001 00000001 75 00000001 6c 00000180"
 	           " 0000000000000002 0000000000000003");
+	expect_hex(enc_golden_import,
+	           "00000035 1b 0000000f 696d706f7274407031316167656e74"
+	           " 00000001 74 00000001 6b 00000005 3003020100 00000000"
+	           " 00000001 00000002 3000");
+	expect_hex(enc_golden_keygen,
+	           "00000026 1b 0000000f 6b657967656e407031316167656e74"
+	           " 00000001 74 00000001 6b 00000002 00000100");
+	expect_hex(
+	    enc_golden_attach,
+	    "0000001f 1b 00000014 6174746163682d63657274407031316167656e74"
+	    " 00000002 3000");
+	expect_hex(enc_golden_key_uri,
+	           "00000025 1d 0000000f 6b657967656e407031316167656e74"
+	           " 0000000d 706b637331313a69643d253031");
 }
 
 static void
@@ -1401,6 +1555,269 @@ test_ext_names(void **state)
 	assert_int_equal(proto_hash_size(99), 0);
 }
 
+/* import, keygen and attach-cert requests and their key URI replies. */
+static void
+test_admin_fields(void **state)
+{
+	struct proto_key_uri_reply uri;
+	struct proto_request req;
+	struct proto_failure f;
+	uint8_t *frame;
+	size_t len;
+
+	(void)state;
+	frame = encode_sample(sample_named("import-request"), &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.type, PROTO_SSH_AGENTC_EXTENSION);
+	assert_int_equal(req.ext, PROTO_EXT_IMPORT);
+	assert_true(proto_text_eq(req.ext_name, "import@p11agent"));
+	assert_true(proto_text_eq(req.u.import.token, "Test Token"));
+	assert_true(proto_text_eq(req.u.import.label, "alice"));
+	assert_int_equal(req.u.import.pkcs8.len, sizeof(pkcs8));
+	assert_memory_equal(req.u.import.pkcs8.p, pkcs8, sizeof(pkcs8));
+	assert_int_equal(req.u.import.cert.len, sizeof(cert));
+	assert_memory_equal(req.u.import.cert.p, cert, sizeof(cert));
+	assert_int_equal(req.u.import.nchain, 0);
+	assert_null(req.u.import.chain[0].p);
+	p11a_secret_free(frame, len); /* the PKCS#8 key is a secret */
+
+	frame = encode_sample(sample_named("import-chain-request"), &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_IMPORT);
+	assert_true(proto_text_eq(req.u.import.token, "pkcs11:token=Card"));
+	assert_int_equal(req.u.import.label.len, 0);
+	assert_int_equal(req.u.import.cert.len, 0);
+	assert_int_equal(req.u.import.nchain, 2);
+	assert_int_equal(req.u.import.chain[0].len, sizeof(ca_cert1));
+	assert_memory_equal(req.u.import.chain[0].p, ca_cert1,
+	                    sizeof(ca_cert1));
+	assert_int_equal(req.u.import.chain[1].len, sizeof(ca_cert2));
+	assert_memory_equal(req.u.import.chain[1].p, ca_cert2,
+	                    sizeof(ca_cert2));
+	assert_null(req.u.import.chain[2].p);
+	p11a_secret_free(frame, len);
+
+	frame = encode_sample(sample_named("keygen-request"), &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_KEYGEN);
+	assert_true(proto_text_eq(req.u.keygen.token, "Test Token"));
+	assert_true(proto_text_eq(req.u.keygen.label, "gen"));
+	assert_int_equal(req.u.keygen.key_type, PROTO_KEY_EC);
+	assert_int_equal(req.u.keygen.bits, 384);
+	free(frame);
+
+	frame = encode_sample(sample_named("attach-cert-request"), &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_ATTACH_CERT);
+	assert_int_equal(req.u.attach_cert.cert.len, sizeof(cert));
+	assert_memory_equal(req.u.attach_cert.cert.p, cert, sizeof(cert));
+	free(frame);
+
+	frame = encode_sample(sample_named("keygen-reply"), &len);
+	assert_int_equal(proto_key_uri_reply_decode(frame + 4, len - 4,
+	                                            PROTO_EXT_KEYGEN, &uri, &f),
+	                 0);
+	assert_int_equal(f.code, 0);
+	assert_true(proto_text_eq(uri.key_uri, uri2));
+	free(frame);
+}
+
+/*
+ * Writes an import request body whose chain count says count and which
+ * carries nstrings chain certificates; returns it as a heap frame.
+ */
+static uint8_t *
+import_with_chain(uint32_t count, size_t nstrings, size_t *len)
+{
+	struct proto_writer w;
+	uint8_t *p;
+	size_t i;
+
+	proto_writer_init(&w);
+	proto_writer_frame_begin(&w, PROTO_SSH_AGENTC_EXTENSION);
+	proto_write_cstring(&w, "import@p11agent");
+	proto_write_cstring(&w, "Test Token");
+	proto_write_cstring(&w, "ca");
+	proto_write_string(&w, pkcs8, sizeof(pkcs8));
+	proto_write_string(&w, NULL, 0);
+	proto_write_u32(&w, count);
+	for (i = 0; i < nstrings; i++)
+		proto_write_string(&w, ca_cert2, 10 + i);
+	assert_int_equal(proto_writer_frame_end(&w), 0);
+	assert_int_equal(proto_writer_take(&w, &p, len), 0);
+	return p;
+}
+
+static void
+test_import_chain_limit(void **state)
+{
+	struct proto_import_request im;
+	struct proto_request req;
+	struct proto_writer w;
+	enum proto_ext ext;
+	uint8_t *frame, type;
+	size_t len;
+
+	(void)state;
+	/* The most the array holds decodes, and round trips. */
+	frame = import_with_chain(PROTO_IMPORT_MAX_CHAIN,
+	                          PROTO_IMPORT_MAX_CHAIN, &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.u.import.nchain, PROTO_IMPORT_MAX_CHAIN);
+	assert_int_equal(req.u.import.chain[PROTO_IMPORT_MAX_CHAIN - 1].len,
+	                 10 + PROTO_IMPORT_MAX_CHAIN - 1);
+	proto_writer_init(&w);
+	assert_int_equal(proto_request_encode(&w, &req), 0);
+	expect_frame(&w, frame + 4, len - 4);
+	proto_writer_cleanup(&w);
+	p11a_secret_free(frame, len);
+
+	/* One more is malformed, whether the strings are there or not. */
+	frame = import_with_chain(PROTO_IMPORT_MAX_CHAIN + 1,
+	                          PROTO_IMPORT_MAX_CHAIN + 1, &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req),
+	                 P11A_E_FORMAT);
+	assert_int_equal(req.type, 0);
+	assert_int_equal(req.u.import.nchain, 0);
+	/* ... and the agent still answers with an extension failure. */
+	assert_int_equal(proto_request_peek(frame + 4, len - 4, &type, &ext),
+	                 0);
+	assert_int_equal(ext, PROTO_EXT_IMPORT);
+	p11a_secret_free(frame, len);
+	frame = import_with_chain(PROTO_IMPORT_MAX_CHAIN + 1,
+	                          PROTO_IMPORT_MAX_CHAIN, &len);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req),
+	                 P11A_E_FORMAT);
+	p11a_secret_free(frame, len);
+
+	/* A huge count is refused at once, without allocating. */
+	frame = import_with_chain(UINT32_MAX, 0, &len);
+	proto_test_alloc_fail_at(LONG_MAX);
+	assert_int_equal(proto_request_decode(frame + 4, len - 4, &req),
+	                 P11A_E_FORMAT);
+	assert_int_equal(proto_test_alloc_count(), 0);
+	proto_test_alloc_fail_at(-1);
+	p11a_secret_free(frame, len);
+
+	/* The encoder refuses too long a chain and writes nothing. */
+	im = s_import2;
+	im.nchain = PROTO_IMPORT_MAX_CHAIN + 1;
+	proto_writer_init(&w);
+	assert_int_equal(proto_import_request_encode(&w, &im), P11A_E_ARGS);
+	assert_int_equal(proto_writer_error(&w), P11A_E_ARGS);
+	assert_int_equal(w.len, 0);
+	proto_writer_cleanup(&w);
+}
+
+static void
+test_keygen_unknown_type(void **state)
+{
+	struct proto_keygen_request kg = {T("t"), T("k"), 99, 12345};
+	struct proto_request req;
+	struct proto_writer w;
+	const uint8_t *p;
+	size_t len;
+
+	(void)state;
+	/* Key type and size are not the codec's to judge: the agent is. */
+	proto_writer_init(&w);
+	assert_int_equal(proto_keygen_request_encode(&w, &kg), 0);
+	assert_int_equal(proto_writer_finish(&w, &p, &len), 0);
+	assert_int_equal(proto_request_decode(p + 4, len - 4, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_KEYGEN);
+	assert_int_equal(req.u.keygen.key_type, 99);
+	assert_int_equal(req.u.keygen.bits, 12345);
+	proto_writer_cleanup(&w);
+
+	/* The encoder refuses a label with a NUL. */
+	kg.label = (struct proto_text){"a\0b", 3};
+	assert_int_equal(proto_keygen_request_encode(&w, &kg), P11A_E_ARGS);
+	proto_writer_cleanup(&w);
+}
+
+static void
+test_key_uri_replies(void **state)
+{
+	static const uint8_t plain[] = {PROTO_SSH_AGENT_FAILURE};
+	struct proto_key_uri_reply uri;
+	struct proto_decrypt_reply dec;
+	struct proto_failure f;
+	struct proto_writer w;
+	uint8_t *frame, *body;
+	size_t len;
+
+	(void)state;
+	/* The reply of another extension, key URI or not. */
+	frame = encode_sample(sample_named("import-reply"), &len);
+	assert_int_equal(proto_key_uri_reply_decode(frame + 4, len - 4,
+	                                            PROTO_EXT_KEYGEN, &uri, &f),
+	                 P11A_E_FORMAT);
+	assert_null(uri.key_uri.p);
+	assert_int_equal(f.code, 0);
+	assert_int_equal(proto_key_uri_reply_decode(frame + 4, len - 4,
+	                                            PROTO_EXT_ATTACH_CERT, &uri,
+	                                            NULL),
+	                 P11A_E_FORMAT);
+	assert_int_equal(
+	    proto_decrypt_reply_decode(frame + 4, len - 4, &dec, NULL),
+	    P11A_E_FORMAT);
+	free(frame);
+	frame = encode_sample(sample_named("decrypt-reply"), &len);
+	assert_int_equal(proto_key_uri_reply_decode(frame + 4, len - 4,
+	                                            PROTO_EXT_IMPORT, &uri, &f),
+	                 P11A_E_FORMAT);
+	p11a_secret_free(frame, len);
+
+	/* Extensions without a key URI reply are the caller's mistake. */
+	frame = encode_sample(sample_named("import-reply"), &len);
+	assert_int_equal(proto_key_uri_reply_decode(
+	                     frame + 4, len - 4, PROTO_EXT_DECRYPT, &uri, &f),
+	                 P11A_E_ARGS);
+	assert_int_equal(f.code, 0);
+	assert_int_equal(proto_key_uri_reply_decode(
+	                     frame + 4, len - 4, PROTO_EXT_UNKNOWN, &uri, NULL),
+	                 P11A_E_ARGS);
+	free(frame);
+	proto_writer_init(&w);
+	assert_int_equal(
+	    proto_key_uri_reply_encode(&w, PROTO_EXT_LOGIN, &s_import_rep),
+	    P11A_E_ARGS);
+	assert_int_equal(w.len, 0);
+	proto_writer_cleanup(&w);
+	assert_int_equal(
+	    proto_key_uri_reply_encode(&w, (enum proto_ext)PROTO_EXT_COUNT,
+	                               &s_import_rep),
+	    P11A_E_ARGS);
+	proto_writer_cleanup(&w);
+
+	/* An older agent that does not know the extension. */
+	assert_int_equal(
+	    proto_key_uri_reply_decode(plain, 1, PROTO_EXT_IMPORT, &uri, &f),
+	    P11A_E_UNKNOWN_REQUEST);
+	assert_true(f.generic);
+	/* A failure with a code. */
+	proto_writer_init(&w);
+	assert_int_equal(proto_ext_failure_encode(&w, P11A_E_ALREADY, NULL), 0);
+	assert_int_equal(proto_writer_take(&w, &frame, &len), 0);
+	assert_int_equal(proto_key_uri_reply_decode(frame + 4, len - 4,
+	                                            PROTO_EXT_ATTACH_CERT, &uri,
+	                                            &f),
+	                 P11A_E_ALREADY);
+	assert_int_equal(f.code, P11A_E_ALREADY);
+	assert_null(uri.key_uri.p);
+	free(frame);
+	proto_writer_cleanup(&w);
+
+	/* A key URI with a NUL in it. */
+	body = unhex("1d 0000000f 6b657967656e407031316167656e74"
+	             " 00000003 610062",
+	             &len);
+	assert_int_equal(
+	    proto_key_uri_reply_decode(body, len, PROTO_EXT_KEYGEN, &uri, &f),
+	    P11A_E_FORMAT);
+	free(body);
+}
+
 /* A writer may hold several frames; a failed one is reset and reused. */
 static void
 test_writer_reuse(void **state)
@@ -1462,6 +1879,10 @@ run_msg_tests(void)
 	    cmocka_unit_test(test_bad_replies),
 	    cmocka_unit_test(test_ext_names),
 	    cmocka_unit_test(test_writer_reuse),
+	    cmocka_unit_test(test_admin_fields),
+	    cmocka_unit_test(test_import_chain_limit),
+	    cmocka_unit_test(test_keygen_unknown_type),
+	    cmocka_unit_test(test_key_uri_replies),
 	};
 
 	return cmocka_run_group_tests_name("proto_msg", tests, setup_data,

@@ -1,0 +1,260 @@
+/*
+ * p11: the command line of p11agent.  Global options, the subcommand
+ * table and the shared error printing; each subcommand group lives in a
+ * file of its own.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "p11agent.h"
+#include "cli.h"
+#include "exit.h"
+
+#ifndef P11_VERSION
+#define P11_VERSION "0.0.0"
+#endif
+
+static const struct cli_command commands[] = {
+    {"keys", cli_cmd_keys, "[--json]",
+     "list the keys and certificates on the tokens",
+     "  --json            one JSON array of key objects\n"},
+    {"status", cli_cmd_status, "[--json]",
+     "show the agent's state and the tokens' login state",
+     "  --json            one JSON object\n"},
+    {"unlock", cli_cmd_unlock,
+     "[--pin-fd N | --pinentry PROGRAM] [--timeout SECONDS] [TOKEN]",
+     "log in to a token (TOKEN: label or pkcs11: URI)",
+     "  --pin-fd N        read the PIN as one line from descriptor N\n"
+     "  --pinentry PROG   ask with this pinentry program, not the "
+     "terminal\n"
+     "  --timeout S       wait up to S seconds for the agent (PIN pads)\n"},
+    {"logout", cli_cmd_logout, "[TOKEN]",
+     "log out of a token (of every token without TOKEN)", NULL},
+    {"lock", cli_cmd_lock, "[--pass-fd N | --pinentry PROGRAM]",
+     "lock the agent with a passphrase (asked twice)",
+     "  --pass-fd N       read the passphrase from descriptor N\n"
+     "  --pinentry PROG   ask with this pinentry program\n"},
+    {"unlock-agent", cli_cmd_unlock_agent, "[--pass-fd N | --pinentry PROGRAM]",
+     "unlock an agent locked with p11 lock",
+     "  --pass-fd N       read the passphrase from descriptor N\n"
+     "  --pinentry PROG   ask with this pinentry program\n"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_codes_help[] =
+    "Exit codes:\n"
+    "  0   success\n"
+    "  1   error\n"
+    "  2   usage error\n"
+    "  3   no agent (none running, and none could be started)\n"
+    "  4   PIN incorrect (the agent's message tells the tries left)\n"
+    "  5   key not found\n"
+    "  6   agent locked (p11 unlock-agent)\n"
+    "  7   token login required (p11 unlock)\n"
+    "  8   PIN locked on the token\n"
+    "  9   token not present\n"
+    "  10  cancelled (empty PIN, pinentry cancelled)\n"
+    "  11  not supported by the agent or the token\n"
+    "  12  refused by the agent (policy, wrong agent passphrase)\n";
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: p11 [--socket PATH] [--no-autostart] COMMAND "
+	           "[ARGS]\n"
+	           "       p11 --help | --version\n\n"
+	           "Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-13s %s\n", commands[i].name,
+		        commands[i].summary);
+	fprintf(
+	    f,
+	    "\nGlobal options (before or after COMMAND):\n"
+	    "  --socket PATH       agent socket (default $P11AGENT_SOCK, else "
+	    "$XDG_RUNTIME_DIR/p11agent/agent.sock)\n"
+	    "  --no-autostart      do not start an agent when none runs\n"
+	    "  --agent-program P   agent to start (default p11agent next to "
+	    "p11, else from $PATH)\n"
+	    "  --help              this text (p11 COMMAND --help for a "
+	    "command)\n"
+	    "  --version           print the version\n\n%s"
+	    "\nSee p11(1) for more.\n",
+	    exit_codes_help);
+}
+
+void
+cli_command_usage(const struct cli *cli, FILE *f)
+{
+	const struct cli_command *c = cli->cmd;
+
+	fprintf(f, "usage: p11 %s %s\n\n%s.\n", c->name, c->args, c->summary);
+	if (c->help != NULL)
+		fprintf(f, "\nOptions:\n%s", c->help);
+	fprintf(f, "\nGlobal options: --socket PATH, --no-autostart, "
+	           "--agent-program PATH (see p11 --help).\n");
+}
+
+static void
+vfail(const char *sentence, const char *fmt, va_list ap)
+{
+	/* One line: flush stdout first so that the order stays readable. */
+	fflush(stdout);
+	fputs("p11: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, ": %s\n", sentence);
+}
+
+int
+cli_fail(int err, const char *sentence, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sentence == NULL || sentence[0] == '\0')
+		sentence = p11agent_strerror(err);
+	va_start(ap, fmt);
+	vfail(sentence, fmt, ap);
+	va_end(ap);
+	return cli_exit_code(err);
+}
+
+int
+cli_fail_conn(struct p11agent_conn *conn, int err, const char *fmt, ...)
+{
+	const char *sentence = p11agent_conn_errmsg(conn);
+	va_list ap;
+
+	if (sentence[0] == '\0')
+		sentence = p11agent_strerror(err);
+	va_start(ap, fmt);
+	vfail(sentence, fmt, ap);
+	va_end(ap);
+	return cli_exit_code(err);
+}
+
+int
+cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("p11: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cli != NULL && cli->cmd != NULL)
+		fprintf(stderr, "\nTry 'p11 %s --help'.\n", cli->cmd->name);
+	else
+		fprintf(stderr, "\nTry 'p11 --help'.\n");
+	return P11_EXIT_USAGE;
+}
+
+int
+cli_parse_fd(const char *s, int *fd)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
+		return P11AGENT_E_ARGS;
+	*fd = (int)v;
+	return 0;
+}
+
+int
+cli_option(struct cli *cli, int c, char **argv)
+{
+	switch (c) {
+	case CLI_OPT_SOCKET:
+		cli->socket = optarg;
+		return -1;
+	case CLI_OPT_NO_AUTOSTART:
+		cli->autostart = false;
+		return -1;
+	case CLI_OPT_AGENT_PROGRAM:
+		cli->agent_program = optarg;
+		return -1;
+	case CLI_OPT_HELP:
+		if (cli->cmd != NULL)
+			cli_command_usage(cli, stdout);
+		else
+			usage(stdout);
+		return P11_EXIT_OK;
+	case CLI_OPT_VERSION:
+		printf("p11 (p11agent) %s\n", P11_VERSION);
+		return P11_EXIT_OK;
+	case ':':
+		return cli_usage_error(cli, "option '%s' needs an argument",
+		                       argv[optind - 1]);
+	default:
+		if (optopt != 0 && optopt < CLI_OPT_SOCKET)
+			return cli_usage_error(cli, "unknown option '-%c'",
+			                       optopt);
+		return cli_usage_error(cli, "unknown option '%s'",
+		                       argv[optind - 1]);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longs[] = {
+	    CLI_GLOBAL_LONGOPTS,
+	    {"version", no_argument, NULL, CLI_OPT_VERSION},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli cli;
+	size_t i;
+	int c, r;
+
+	/* A closed pipe is an error to report, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cli, 0, sizeof(cli));
+	cli.autostart = true;
+	opterr = 0;
+	/* "+": stop at the subcommand, which parses its own options. */
+	while ((c = getopt_long(argc, argv, "+:hV", longs, NULL)) != -1) {
+		if (c == 'h')
+			c = CLI_OPT_HELP;
+		else if (c == 'V')
+			c = CLI_OPT_VERSION;
+		if ((r = cli_option(&cli, c, argv)) >= 0)
+			return r;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return P11_EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return P11_EXIT_OK;
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			break;
+	}
+	if (i == NCOMMANDS)
+		return cli_usage_error(NULL, "unknown command '%s'",
+		                       argv[optind]);
+	cli.cmd = &commands[i];
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: 0 also resets getopt's internal state */
+	r = cli.cmd->run(&cli, argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "p11: cannot write the output: %s\n",
+			        strerror(errno));
+		if (r == 0)
+			r = P11_EXIT_ERROR;
+	}
+	return r;
+}

@@ -1,0 +1,75 @@
+/*
+ * Declarations private to libp11agent.  Nothing here is exported: the
+ * version script (p11agent.map) exports only p11agent_*, so internal names
+ * use the clib_ prefix.
+ */
+#ifndef P11AGENT_CLIENT_LIB_INTERNAL_H
+#define P11AGENT_CLIENT_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/buf.h"
+#include "proto/msg.h"
+#include "text.h"
+
+/* Longest error sentence kept on a connection, NUL included. */
+#define CLIB_ERRMSG_MAX 512
+
+struct p11agent_conn {
+	int fd;
+	int timeout_ms;       /* < 0: forever */
+	int login_timeout_ms; /* < 0: forever */
+	bool broken;          /* out of sync with the agent: refuse requests */
+	char *path;           /* "" for p11agent_connect_fd() */
+	char errmsg[CLIB_ERRMSG_MAX];
+};
+
+/*
+ * Starts a request: clears the error message and refuses a broken or NULL
+ * connection (P11A_E_ARGS for NULL, P11A_E_IO when broken).
+ */
+int clib_begin(struct p11agent_conn *conn);
+
+/*
+ * Records a local failure on conn and returns code.  fmt (printf) may be
+ * NULL, then the message is p11a_strerror(code).  Never pass secrets.
+ */
+int clib_fail(struct p11agent_conn *conn, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Sends the frame in w and receives one reply frame.  enc is what the
+ * encoder returned: when it is not 0 nothing is sent and the failure is
+ * recorded.  The writer is wiped (proto_writer_cleanup()) as soon as the
+ * request is on the wire, since it may hold a PIN or passphrase.  On
+ * success *body is the reply body (type byte and payload, *len bytes),
+ * which the caller frees with p11a_secret_free(*body, *len).  The whole
+ * exchange takes at most timeout_ms (< 0: forever).  Any I/O failure,
+ * timeout or oversize header marks conn broken.  Returns 0 or a negative
+ * P11A_E_* with conn's message set.
+ */
+int clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
+                  int timeout_ms, uint8_t **body, size_t *len);
+
+/*
+ * Interprets what a reply decoder returned.  ret 0 passes through.  A
+ * failure sent by the agent (fail->code != 0) records the agent's message
+ * (or a generic one when it sent none; what names the request for that
+ * sentence) and returns its code.  Anything else is a malformed reply:
+ * conn is marked broken and P11A_E_FORMAT returned.
+ */
+int clib_reply(struct p11agent_conn *conn, int ret,
+               const struct proto_failure *fail, const char *what);
+
+/* Heap copies of wire views: NULL when out of memory. */
+char *clib_strdup_text(struct proto_text t);
+
+/*
+ * Copies len bytes to a new buffer in *out (NULL when len is 0).  Returns
+ * 0 or P11A_E_NOMEM.
+ */
+int clib_memdup(const uint8_t *p, size_t len, uint8_t **out);
+
+#endif
