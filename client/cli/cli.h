@@ -104,5 +104,7 @@ int cli_cmd_unlock(struct cli *cli, int argc, char **argv);
 int cli_cmd_logout(struct cli *cli, int argc, char **argv);
 int cli_cmd_lock(struct cli *cli, int argc, char **argv);
 int cli_cmd_unlock_agent(struct cli *cli, int argc, char **argv);
+int cli_cmd_import(struct cli *cli, int argc, char **argv);
+int cli_cmd_keygen(struct cli *cli, int argc, char **argv);
 
 #endif

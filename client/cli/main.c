@@ -44,6 +44,23 @@ static const struct cli_command commands[] = {
      "unlock an agent locked with p11 lock",
      "  --pass-fd N       read the passphrase from descriptor N\n"
      "  --pinentry PROG   ask with this pinentry program\n"},
+    {"import", cli_cmd_import,
+     "[--token TOKEN] [--label LABEL] [--pass-fd N | --pinentry PROGRAM] FILE",
+     "put a .p12's key, certificate and chain onto a token, or attach a "
+     "certificate to its token key",
+     "  --token TOKEN     token label or pkcs11: URI (default: the only "
+     "one)\n"
+     "  --label LABEL     object label (default: the certificate's "
+     "e-mail)\n"
+     "  --pass-fd N       read the .p12 password from descriptor N\n"
+     "  --pinentry PROG   ask with this pinentry program\n"},
+    {"keygen", cli_cmd_keygen,
+     "--token TOKEN --type rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384 "
+     "--email ADDR [--name NAME] [--csr OUT]",
+     "generate a key pair on a token and a certificate request for it",
+     "  --name NAME       subject common name (default: the e-mail)\n"
+     "  --csr OUT         write the PEM request to OUT (default: "
+     "stdout)\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -438,6 +438,35 @@ int p11agent_ssh_sign(struct p11agent_conn *conn, const uint8_t *key_blob,
                       size_t key_blob_len, const uint8_t *data, size_t data_len,
                       uint32_t flags, uint8_t **sig, size_t *sig_len);
 
+/*
+ * Token administration, as `p11 import` and `p11 keygen` use it.  Each
+ * returns 0 with *key_uri a new string (the caller frees it) naming the
+ * key on the token, or a P11AGENT_E_* code.  The token must be logged in.
+ *
+ * p11agent_import: a private key (PKCS#8 DER; the request frame holding
+ * it is wiped once sent, the caller wipes pkcs8), its certificate (DER,
+ * may be NULL) and up to 8 CA certificates (DER) onto token (label or
+ * pkcs11: URI; NULL = the only token) under label.  The key is created
+ * sensitive and never extractable.
+ *
+ * p11agent_keygen: a key pair generated on the token: key_type
+ * P11AGENT_KEY_RSA with bits 2048/3072/4096, or P11AGENT_KEY_EC with bits
+ * 256/384.
+ *
+ * p11agent_attach_cert: stores an issued certificate (DER) next to the
+ * token key with the same public key.
+ */
+int p11agent_import(struct p11agent_conn *conn, const char *token,
+                    const char *label, const uint8_t *pkcs8,
+                    size_t pkcs8_len, const uint8_t *cert, size_t cert_len,
+                    const uint8_t *const *chain, const size_t *chain_lens,
+                    size_t nchain, char **key_uri);
+int p11agent_keygen(struct p11agent_conn *conn, const char *token,
+                    const char *label, uint32_t key_type, uint32_t bits,
+                    char **key_uri);
+int p11agent_attach_cert(struct p11agent_conn *conn, const uint8_t *cert,
+                         size_t cert_len, char **key_uri);
+
 #ifdef __cplusplus
 }
 #endif
