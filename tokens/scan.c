@@ -258,6 +258,22 @@ scan_is_key(const struct tok_key *k, int had_key_object)
 	       (k->cert_der != NULL && k->type != 0 && !k->cert_is_ca);
 }
 
+/* Keys in a stable order (label, then ID) whatever the module returns. */
+static int
+scan_cmp_keys(const void *a, const void *b)
+{
+	const struct tok_key *x = *(struct tok_key *const *)a;
+	const struct tok_key *y = *(struct tok_key *const *)b;
+	int c = strcmp(tok_key_get0_label(x), tok_key_get0_label(y));
+	size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
+
+	if (c != 0)
+		return c;
+	if ((c = memcmp(x->id, y->id, n)) != 0)
+		return c;
+	return (x->id_len > y->id_len) - (x->id_len < y->id_len);
+}
+
 int
 tok_scan_token_keys(struct tok_token *t, struct tok_key ***keys, size_t *nkeys)
 {
@@ -299,6 +315,8 @@ tok_scan_token_keys(struct tok_token *t, struct tok_key ***keys, size_t *nkeys)
 		free(l.keys);
 		return r;
 	}
+	if (out_n > 1)
+		qsort(l.keys, out_n, sizeof(*l.keys), scan_cmp_keys);
 	*keys = l.keys;
 	*nkeys = out_n;
 	return 0;
