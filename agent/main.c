@@ -78,6 +78,12 @@ main_check_modules(const struct agent_options *opt)
 	size_t i;
 
 	for (i = 0; i < opt->nmodules; i++) {
+		if (strchr(opt->modules[i], '/') != NULL &&
+		    access(opt->modules[i], R_OK) != 0) {
+			fprintf(stderr, "p11agent: module %s: %s\n",
+			        opt->modules[i], strerror(errno));
+			return 1;
+		}
 		if (!agent_module_allowed(opt->allowed_modules,
 		                          opt->modules[i])) {
 			fprintf(
@@ -91,22 +97,48 @@ main_check_modules(const struct agent_options *opt)
 	return 0;
 }
 
-/* Detaches like ssh-agent: the parent prints the environment and exits. */
+/*
+ * Detaches like ssh-agent.  The parent waits until the child has loaded
+ * its modules and listens (a byte on a pipe), so that a failure is
+ * reported on the terminal with a non-zero exit instead of vanishing
+ * into a daemon that is already gone; then it prints the environment.
+ */
 static int
-main_daemonize(const struct agent_options *opt, const char *path)
+main_daemonize(const struct agent_options *opt, const char *path, int *ready_fd)
 {
-	pid_t pid = fork();
-	int fd;
+	int fds[2];
+	pid_t pid;
+	char c;
 
-	if (pid < 0)
+	if (pipe(fds) != 0 || (pid = fork()) < 0)
 		return -1;
 	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &c, 1) != 1 || c != 'R') {
+			int status = 0;
+
+			waitpid(pid, &status, 0);
+			fprintf(stderr,
+			        "p11agent: the agent failed to start\n");
+			_exit(1);
+		}
 		main_print_env(opt, path, pid);
 		_exit(0);
 	}
+	close(fds[0]);
+	*ready_fd = fds[1];
 	setsid();
-	if (chdir("/") != 0)
-		return -1;
+	return chdir("/") == 0 ? 0 : -1;
+}
+
+/* In the child: the agent is ready; let the parent go, drop the tty. */
+static void
+main_detached(int ready_fd)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -114,11 +146,15 @@ main_daemonize(const struct agent_options *opt, const char *path)
 		if (fd > 2)
 			close(fd);
 	}
-	return 0;
+	agent_log_init(0, AGENT_LOG_INFO);
+	if (write(ready_fd, "R", 1) != 1)
+		agent_log(AGENT_LOG_WARNING,
+		          "could not tell the parent we run");
+	close(ready_fd);
 }
 
 static int
-main_serve(struct agent *a, int listen_fd)
+main_serve(struct agent *a, int listen_fd, int ready_fd)
 {
 	struct tok_config cfg;
 	uv_loop_t loop;
@@ -139,6 +175,7 @@ main_serve(struct agent *a, int listen_fd)
 	if (agent_server_start(a, listen_fd) != 0)
 		return 1;
 	agent_log(AGENT_LOG_INFO, "listening on %s", a->socket_path);
+	main_detached(ready_fd);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&loop);
 	if (r != 0)
@@ -154,13 +191,16 @@ main(int argc, char **argv)
 {
 	struct agent_options opt;
 	struct agent a;
-	int fd, r;
+	int fd, r, ready_fd = -1;
 
 	if ((r = agent_options_parse(argc, argv, &opt)) != 0)
 		return r;
 	if (opt.kill)
 		return main_kill(&opt);
-	agent_log_init(1, opt.debug ? AGENT_LOG_DEBUG : AGENT_LOG_INFO);
+	/* Until it detaches, a background agent only reports problems. */
+	agent_log_init(1, opt.debug        ? AGENT_LOG_DEBUG
+	                  : opt.foreground ? AGENT_LOG_INFO
+	                                   : AGENT_LOG_WARNING);
 	if (main_check_modules(&opt) != 0)
 		return 1;
 	main_harden();
@@ -172,15 +212,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (!opt.foreground) {
-		if (main_daemonize(&opt, a.socket_path) != 0)
+		if (main_daemonize(&opt, a.socket_path, &ready_fd) != 0)
 			return 1;
-		agent_log_init(0, AGENT_LOG_INFO);
 	} else {
 		main_print_env(&opt, a.socket_path, getpid());
 	}
 	/* A client that goes away must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	r = main_serve(&a, fd);
+	r = main_serve(&a, fd, ready_fd);
 	if (!a.stopping)
 		unlink(a.socket_path);
 	free(a.socket_path);

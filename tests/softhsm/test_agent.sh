@@ -32,6 +32,28 @@ bad_module() { ! "$AGENT" -D -a "$W/x.sock" --module "$T_DIR/evil.so" 2>"$W/err"
 touch "$T_DIR/evil.so"
 t_check "a module outside the allow-list is refused" bad_module
 
+default_modules() {
+	# No --module: every module registered with p11-kit (SoftHSM's
+	# registration reads our SOFTHSM2_CONF), as the p11-kit proxy would.
+	"$AGENT" -D -a "$W/default.sock" 2>"$W/default.log" &
+	local pid=$!
+	for _ in $(seq 100); do [ -S "$W/default.sock" ] && break; sleep 0.05; done
+	SSH_AUTH_SOCK=$W/default.sock ssh-add -L >"$W/default.ids"
+	kill "$pid"
+	wait "$pid"
+	grep -c "token=$P11A_TEST_TOKEN" "$W/default.ids" | grep -qx 4
+}
+t_check "without --module the agent finds the token through p11-kit's registered modules" default_modules
+
+failed_start_reported() {
+	local bogus
+	bogus=$(ls /usr/lib/x86_64-linux-gnu/libz.so.* 2>/dev/null | head -n1)
+	[ -n "$bogus" ] || { echo "no libz to use as a bogus module"; return 1; }
+	! "$AGENT" -a "$W/bogus.sock" --module "$bogus" >"$W/bogus.out" 2>"$W/bogus.err" || return 1
+	grep -q "failed to start" "$W/bogus.err" && [ ! -s "$W/bogus.out" ] && [ ! -e "$W/bogus.sock" ]
+}
+t_check "a background agent that cannot load its module fails visibly (exit 1, no env printed)" failed_start_reported
+
 not_logged_in() {
 	head -c 32 /dev/urandom >"$W/d32"
 	! "$LIBTOOL" "$SOCK" sign "$(uri rsa2048)" pkcs1 sha256 "$W/d32" "$W/sig" 2>"$W/err" &&
