@@ -219,6 +219,20 @@ stop_agent() {
 }
 t_check "SIGTERM stops the agent and removes the socket" stop_agent
 
+csh_and_kill() {
+	local out pid
+	out=$("$AGENT" -c --ssh -a "$W/csh.sock" --module "$M") || return 1
+	echo "$out"
+	grep -q "^setenv P11AGENT_SOCK $W/csh.sock;" <<<"$out" || return 1
+	grep -q "^setenv SSH_AUTH_SOCK $W/csh.sock;" <<<"$out" || return 1
+	pid=$(sed -n 's/^setenv P11AGENT_PID \([0-9]*\);$/\1/p' <<<"$out")
+	[ -n "$pid" ] && T_PIDS="$T_PIDS $pid"
+	P11AGENT_PID=$pid "$AGENT" -k | grep -q "^unset P11AGENT_SOCK;" || return 1
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	! kill -0 "$pid" 2>/dev/null && [ ! -e "$W/csh.sock" ]
+}
+t_check "-c --ssh prints csh setenv lines with SSH_AUTH_SOCK; -k stops the agent" csh_and_kill
+
 # --- login expiry and wrong PINs on a foreground agent -------------------
 fg_agent() { # extra args...; sets FG_PID
 	"$AGENT" -D -a "$SOCK" "$@" 2>"$W/fg.log" &
