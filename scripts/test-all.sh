@@ -12,6 +12,8 @@ echo "== release build"
 rel=$(scripts/build.sh release)
 echo "== asan build"
 asan=$(scripts/build.sh asan)
+echo "== clang -Werror build (compile check only)"
+scripts/build.sh clang >/dev/null
 echo "== build time: $(($(date +%s) - start)) s"
 
 echo "== tests (release)"

@@ -14,6 +14,23 @@
 
 #define DECRYPT_MAX_MODULUS 1024 /* 8192-bit keys */
 
+/*
+ * Whatever made C_Decrypt refuse the ciphertext (bad padding, wrong key,
+ * SoftHSM's CKR_GENERAL_ERROR for bad OAEP padding), the client hears one
+ * and the same answer: different answers would be a padding oracle.
+ * Token and login problems keep their own errors.
+ */
+static int
+decrypt_uniform_error(struct tok_op *op, int r, struct tok_err *err)
+{
+	if (r == P11A_E_LOGIN_REQUIRED || r == P11A_E_TOKEN_ABSENT ||
+	    r == P11A_E_NOMEM || op->broken)
+		return r;
+	tok_errf(err, "ciphertext does not decrypt with key '%s'",
+	         tok_key_get0_label(op->key));
+	return P11A_E_DECRYPT;
+}
+
 static int
 decrypt_once(struct tok_op *op, CK_MECHANISM *mech, const uint8_t *ct,
              size_t ct_len, uint8_t *pt, size_t *pt_len, CK_RV *rv_out,
@@ -35,7 +52,8 @@ decrypt_once(struct tok_op *op, CK_MECHANISM *mech, const uint8_t *ct,
 	    op->fl->C_Decrypt(op->s, (CK_BYTE_PTR)ct, (CK_ULONG)ct_len, pt, &n);
 	*rv_out = rv;
 	if (rv != CKR_OK)
-		return tok_op_fail(op, "C_Decrypt", rv, err);
+		return decrypt_uniform_error(
+		    op, tok_op_fail(op, "C_Decrypt", rv, err), err);
 	*pt_len = n;
 	return 0;
 }
@@ -61,10 +79,7 @@ decrypt_oaep_on_host(struct tok_op *op, const struct tok_decrypt_params *p,
 		r = tok_hostpad_oaep_unpad(p, mod_bytes, em, em_len, pt,
 		                           pt_len);
 		if (r != 0)
-			tok_errf(err,
-			         "ciphertext does not decrypt with key "
-			         "'%s'",
-			         tok_key_get0_label(k));
+			r = decrypt_uniform_error(op, P11A_E_DECRYPT, err);
 	}
 	OPENSSL_cleanse(em, sizeof(em));
 	return r;

@@ -44,6 +44,7 @@ struct tok_token {
 	atomic_int present;
 	atomic_int logged_in;
 	int no_host_padding; /* copied from the ctx config */
+	atomic_int host_padding_used; /* a fallback ran on this token */
 	/* Only when a key on this token needs a context-specific login. */
 	pthread_mutex_t pin_lock;
 	char *kept_pin;

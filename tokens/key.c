@@ -241,7 +241,11 @@ tok_key_get0_curve(const struct tok_key *k)
 unsigned
 tok_key_flags(const struct tok_key *k)
 {
-	return k->flags;
+	unsigned f = atomic_load(&k->flags);
+
+	if (k->type == TOK_KEY_RSA && atomic_load(&k->token->host_padding_used))
+		f |= TOK_KF_HOST_PADDING_FALLBACK;
+	return f;
 }
 
 const uint8_t *

@@ -136,4 +136,6 @@ tok_op_note_fallback(struct tok_key *k, const char *what)
 		    "over raw RSA",
 		    k->token->label, what, tok_key_get0_label(k));
 	k->flags |= TOK_KF_HOST_PADDING_FALLBACK;
+	/* Kept on the token too, so it survives rescans of the key list. */
+	atomic_store(&k->token->host_padding_used, 1);
 }

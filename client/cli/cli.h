@@ -104,6 +104,11 @@ int cli_cmd_unlock(struct cli *cli, int argc, char **argv);
 int cli_cmd_logout(struct cli *cli, int argc, char **argv);
 int cli_cmd_lock(struct cli *cli, int argc, char **argv);
 int cli_cmd_unlock_agent(struct cli *cli, int argc, char **argv);
+int cli_cmd_sign(struct cli *cli, int argc, char **argv);
+int cli_cmd_verify(struct cli *cli, int argc, char **argv);
+int cli_cmd_encrypt(struct cli *cli, int argc, char **argv);
+int cli_cmd_decrypt(struct cli *cli, int argc, char **argv);
+int cli_cmd_certs(struct cli *cli, int argc, char **argv);
 int cli_cmd_import(struct cli *cli, int argc, char **argv);
 int cli_cmd_keygen(struct cli *cli, int argc, char **argv);
 

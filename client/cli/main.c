@@ -61,6 +61,58 @@ static const struct cli_command commands[] = {
      "  --name NAME       subject common name (default: the e-mail)\n"
      "  --csr OUT         write the PEM request to OUT (default: "
      "stdout)\n"},
+    {"sign", cli_cmd_sign,
+     "[--from ADDR | --key URI] [--opaque] [--digest sha256|sha384|sha512] "
+     "[--pss] [-o OUT] [IN]",
+     "sign a mail message (S/MIME) with an agent key",
+     "  --from ADDR       sign with the key whose certificate has ADDR\n"
+     "                    (default: the message's From: address)\n"
+     "  --key URI         sign with this key (pkcs11: URI from p11 keys)\n"
+     "  --opaque          application/pkcs7-mime signed-data, not "
+     "multipart/signed\n"
+     "  --digest D        sha256 (default), sha384 or sha512\n"
+     "  --pss             RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)\n"
+     "  -o, --output OUT  write to OUT (default: stdout)\n"},
+    {"verify", cli_cmd_verify,
+     "[--ca-file F] [--allow-sha1] [--json] [-o CONTENT] [IN]",
+     "check the signature of a mail message; exit 0 only when valid",
+     "  --ca-file F       trust the certificates (and CRLs) in F too\n"
+     "  --allow-sha1      accept SHA-1 signatures\n"
+     "  --json            print one JSON object with the verdict\n"
+     "  -o, --output F    write the signed content (MIME entity) to F\n"},
+    {"encrypt", cli_cmd_encrypt,
+     "-r ADDR|CERTFILE... [--sign [--from ADDR]] [--cipher C] [--oaep] "
+     "[--protect-headers] [-o OUT] [IN]",
+     "encrypt a mail message (S/MIME) to its recipients and to yourself",
+     "  -r, --recipient R  an address (certificate from the store) or a "
+     "certificate file; repeatable\n"
+     "  --sign            sign first (sign, then encrypt)\n"
+     "  --from ADDR       sender (default: the message's From: address)\n"
+     "  --cipher C        aes-128-gcm, aes-256-gcm, aes-128-cbc or "
+     "aes-256-cbc\n"
+     "                    (default: AES-256-GCM when every recipient "
+     "announced it, else AES-256-CBC)\n"
+     "  --oaep            RSAES-OAEP (SHA-256) for RSA recipients\n"
+     "  --protect-headers put the header fields inside, Subject \"...\" "
+     "outside\n"
+     "  -o, --output OUT  write to OUT (default: stdout)\n"},
+    {"decrypt", cli_cmd_decrypt,
+     "[--verify [--ca-file F] [--allow-sha1]] [--json] [-o OUT] [IN]",
+     "decrypt a mail message with an agent key; output only on success",
+     "  --verify          also check the signatures inside\n"
+     "  --ca-file F       trust the certificates in F too\n"
+     "  --allow-sha1      accept SHA-1 signatures\n"
+     "  --json            print one JSON object with the verdict\n"
+     "  -o, --output OUT  write the decrypted MIME entity to OUT\n"},
+    {"certs", cli_cmd_certs,
+     "list [--json] | add FILE | export ADDR | remove FINGERPRINT | "
+     "trust CAFILE",
+     "manage correspondents' certificates and your trusted roots",
+     "  list              certificates in the store (--json: an array)\n"
+     "  add FILE          add the certificates in FILE (PEM or DER)\n"
+     "  export ADDR       print the best certificate for ADDR (PEM)\n"
+     "  remove FP         remove by SHA-256 fingerprint\n"
+     "  trust CAFILE      trust the CA certificates in CAFILE as roots\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -78,7 +130,16 @@ static const char exit_codes_help[] =
     "  9   token not present\n"
     "  10  cancelled (empty PIN, pinentry cancelled)\n"
     "  11  not supported by the agent or the token\n"
-    "  12  refused by the agent (policy, wrong agent passphrase)\n";
+    "  12  refused by the agent (policy, wrong agent passphrase)\n"
+    "  20  bad signature (verify, decrypt --verify)\n"
+    "  21  signer not trusted\n"
+    "  22  a certificate expired or not yet valid\n"
+    "  23  a certificate is revoked\n"
+    "  24  From: address not in the signer's certificate\n"
+    "  25  not signed\n"
+    "  26  malformed message\n"
+    "  27  not a recipient (no agent key can decrypt)\n"
+    "  28  integrity failure (authenticated decryption failed)\n";
 
 static void
 usage(FILE *f)
@@ -118,6 +179,9 @@ cli_command_usage(const struct cli *cli, FILE *f)
 	fprintf(f, "\nGlobal options: --socket PATH, --no-autostart, "
 	           "--agent-program PATH (see p11 --help).\n");
 }
+
+static void vfail(const char *sentence, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void
 vfail(const char *sentence, const char *fmt, va_list ap)

@@ -122,9 +122,13 @@ cli_cmd_unlock(struct cli *cli, int argc, char **argv)
 		return r;
 	if (timeout_ms > 0)
 		(void)p11agent_conn_set_login_timeout(conn, timeout_ms);
-	/* Best effort: an agent without status still takes the login. */
+	/*
+	 * Best effort: an agent without status (a foreign or older one)
+	 * still takes the login; anything else is a real failure.
+	 */
 	r = p11agent_status(conn, &st);
-	if (r == P11AGENT_E_IO) {
+	if (r != 0 && r != P11AGENT_E_UNKNOWN_REQUEST &&
+	    r != P11AGENT_E_DENIED) {
 		r = cli_fail_conn(conn, r, "unlock");
 		goto out;
 	}

@@ -917,6 +917,133 @@ test_unix_socket(void **state)
 	rmdir(dir);
 }
 
+/* Sends the bytes in its context (a mangled reply), then hangs up. */
+struct raw_ctx {
+	const uint8_t *p;
+	size_t len;
+};
+
+static bool
+h_raw(struct fake_agent *fa, const uint8_t *req, size_t len)
+{
+	struct raw_ctx *rc = fa->ctx;
+
+	(void)req;
+	(void)len;
+	fake_send(fa, rc->p, rc->len);
+	return false;
+}
+
+/* Runs one list request against a fake that answers with p/len. */
+static int
+list_with_reply(const uint8_t *p, size_t len)
+{
+	struct raw_ctx rc = {p, len};
+	struct p11agent_list *l = NULL;
+	struct p11agent_conn *conn;
+	struct fake_agent fa;
+	int r;
+
+	conn = connect_fake(&fa, h_raw, &rc);
+	assert_int_equal(p11agent_conn_set_timeout(conn, 5000), 0);
+	r = p11agent_list(conn, &l);
+	if (r == 0)
+		assert_non_null(l);
+	else
+		assert_null(l);
+	p11agent_list_free(l);
+	finish(&fa, conn);
+	return r;
+}
+
+/*
+ * A valid list reply frame (header included), for mangling: what h_list
+ * writes, read back from a socketpair.
+ */
+static uint8_t *
+list_reply_frame(size_t *len)
+{
+	static const uint8_t list_req[] = {PROTO_SSH_AGENTC_EXTENSION,
+	                                   0,
+	                                   0,
+	                                   0,
+	                                   13,
+	                                   'l',
+	                                   'i',
+	                                   's',
+	                                   't',
+	                                   '@',
+	                                   'p',
+	                                   '1',
+	                                   '1',
+	                                   'a',
+	                                   'g',
+	                                   'e',
+	                                   'n',
+	                                   't'};
+	struct fake_agent fa;
+	uint8_t *frame;
+	ssize_t n;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	memset(&fa, 0, sizeof(fa));
+	fa.fd = sv[1];
+	assert_true(h_list(&fa, list_req, sizeof(list_req)));
+	close(sv[1]);
+	frame = malloc(PROTO_WRITER_MAX_DEFAULT);
+	assert_non_null(frame);
+	*len = 0;
+	while ((n = read(sv[0], frame + *len,
+	                 PROTO_WRITER_MAX_DEFAULT - *len)) > 0)
+		*len += (size_t)n;
+	assert_int_equal(n, 0);
+	close(sv[0]);
+	return frame;
+}
+
+/* Every truncation of a reply is an error; none hangs or crashes. */
+static void
+test_reply_truncations(void **state)
+{
+	uint8_t *frame;
+	size_t len, n;
+
+	(void)state;
+	frame = list_reply_frame(&len);
+	assert_int_equal(list_with_reply(frame, len), 0);
+	for (n = 0; n < len; n++) {
+		if (list_with_reply(frame, n) == 0)
+			fail_msg("a reply cut to %zu of %zu bytes decoded", n,
+			         len);
+	}
+	free(frame);
+}
+
+/* Every byte of a reply mangled: any result, but no crash or leak. */
+static void
+test_reply_mutations(void **state)
+{
+	uint8_t *frame;
+	size_t len, i;
+	unsigned ok = 0;
+
+	(void)state;
+	frame = list_reply_frame(&len);
+	for (i = 0; i < len; i++) {
+		frame[i] ^= 0xff;
+		ok += list_with_reply(frame, len) == 0;
+		frame[i] ^= 0xff;
+		frame[i] ^= 0x01;
+		ok += list_with_reply(frame, len) == 0;
+		frame[i] ^= 0x01;
+	}
+	/* Flipping data inside strings keeps some replies valid. */
+	assert_true(ok > 0);
+	assert_true(ok < 2 * len);
+	free(frame);
+}
+
 int
 run_conn_tests(void)
 {
@@ -939,6 +1066,8 @@ run_conn_tests(void)
 	    cmocka_unit_test(test_eintr),
 	    cmocka_unit_test(test_null_args),
 	    cmocka_unit_test(test_unix_socket),
+	    cmocka_unit_test(test_reply_truncations),
+	    cmocka_unit_test(test_reply_mutations),
 	};
 
 	return cmocka_run_group_tests_name("client/conn", tests, NULL, NULL);

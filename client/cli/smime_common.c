@@ -1,0 +1,607 @@
+/*
+ * Shared parts of the S/MIME subcommands (smime_cli.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "p11agent.h"
+#include "cli.h"
+#include "exit.h"
+#include "smime_cli.h"
+#include "util.h"
+
+static int
+copy_fd(int from, int to)
+{
+	char buf[64 * 1024];
+	ssize_t n, w, off;
+
+	for (;;) {
+		n = read(from, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return P11AGENT_E_IO;
+		if (n == 0)
+			return 0;
+		for (off = 0; off < n; off += w) {
+			w = write(to, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w < 0)
+				return P11AGENT_E_IO;
+		}
+	}
+}
+
+int
+cli_smime_open_in(const char *path, int *fd)
+{
+	struct stat st;
+	int in, tmp;
+
+	*fd = -1;
+	if (path == NULL || strcmp(path, "-") == 0) {
+		in = STDIN_FILENO;
+	} else if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "p11: %s: %s\n", path, strerror(errno));
+		return P11_EXIT_ERROR;
+	}
+	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
+		*fd = in == STDIN_FILENO ? dup(in) : in;
+		return *fd >= 0 ? 0 : P11_EXIT_ERROR;
+	}
+	/* A pipe or a terminal: keep a copy that can be read twice. */
+	if (smime_tmpfile(NULL, &tmp) != 0 || copy_fd(in, tmp) != 0 ||
+	    lseek(tmp, 0, SEEK_SET) != 0) {
+		fprintf(stderr, "p11: cannot buffer the input: %s\n",
+		        strerror(errno));
+		if (in != STDIN_FILENO)
+			close(in);
+		return P11_EXIT_ERROR;
+	}
+	if (in != STDIN_FILENO)
+		close(in);
+	*fd = tmp;
+	return 0;
+}
+
+int
+cli_smime_out_open(struct cli_smime_out *o, const char *path)
+{
+	char *copy = NULL, *dir;
+	struct stat st;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (smime_tmpfile(NULL, &o->fd) != 0) {
+			fprintf(stderr, "p11: cannot make a temporary file: %s\n",
+			        strerror(errno));
+			return P11_EXIT_ERROR;
+		}
+		return 0;
+	}
+	o->path = path;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device or a pipe (-o /dev/null): written on commit. */
+		o->direct = true;
+		if (smime_tmpfile(NULL, &o->fd) != 0) {
+			fprintf(stderr, "p11: cannot make a temporary file: %s\n",
+			        strerror(errno));
+			return P11_EXIT_ERROR;
+		}
+		return 0;
+	}
+	if ((copy = strdup(path)) == NULL)
+		return P11_EXIT_ERROR;
+	dir = dirname(copy);
+	r = asprintf(&o->tmp, "%s/.p11-out-XXXXXX", dir);
+	free(copy);
+	if (r < 0) {
+		o->tmp = NULL;
+		return P11_EXIT_ERROR;
+	}
+	if ((o->fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
+		fprintf(stderr, "p11: %s: %s\n", path, strerror(errno));
+		free(o->tmp);
+		o->tmp = NULL;
+		return P11_EXIT_ERROR;
+	}
+	return 0;
+}
+
+int
+cli_smime_out_commit(struct cli_smime_out *o)
+{
+	int r = 0;
+
+	if (o->path == NULL || o->direct) {
+		int to = STDOUT_FILENO;
+
+		fflush(stdout);
+		if (o->direct &&
+		    (to = open(o->path, O_WRONLY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "p11: %s: %s\n", o->path,
+			        strerror(errno));
+			r = P11_EXIT_ERROR;
+		} else if (lseek(o->fd, 0, SEEK_SET) != 0 ||
+		           copy_fd(o->fd, to) != 0) {
+			fprintf(stderr, "p11: cannot write the output: %s\n",
+			        strerror(errno));
+			r = P11_EXIT_ERROR;
+		}
+		if (o->direct && to >= 0)
+			close(to);
+		close(o->fd);
+		o->fd = -1;
+		return r;
+	}
+	if (fchmod(o->fd, 0600) != 0 || close(o->fd) != 0) {
+		o->fd = -1;
+		fprintf(stderr, "p11: %s: %s\n", o->path, strerror(errno));
+		cli_smime_out_abort(o);
+		return P11_EXIT_ERROR;
+	}
+	o->fd = -1;
+	if (rename(o->tmp, o->path) != 0) {
+		fprintf(stderr, "p11: %s: %s\n", o->path, strerror(errno));
+		cli_smime_out_abort(o);
+		return P11_EXIT_ERROR;
+	}
+	free(o->tmp);
+	o->tmp = NULL;
+	return 0;
+}
+
+void
+cli_smime_out_abort(struct cli_smime_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->tmp != NULL) {
+		unlink(o->tmp);
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+}
+
+/* Agent keys. */
+
+struct agent_key {
+	struct p11agent_conn *conn;
+	char *uri;
+	uint32_t type;
+	size_t field; /* EC field size in bytes */
+};
+
+static uint32_t
+hash_id(int nid)
+{
+	switch (nid) {
+	case NID_sha1:
+		return P11AGENT_HASH_SHA1;
+	case NID_sha224:
+		return P11AGENT_HASH_SHA224;
+	case NID_sha256:
+		return P11AGENT_HASH_SHA256;
+	case NID_sha384:
+		return P11AGENT_HASH_SHA384;
+	case NID_sha512:
+		return P11AGENT_HASH_SHA512;
+	default:
+		return P11AGENT_HASH_NONE;
+	}
+}
+
+/* r || s to a DER Ecdsa-Sig-Value, in place (sig has *siglen room). */
+static int
+ecdsa_raw_to_der(uint8_t *sig, size_t rawlen, size_t *siglen)
+{
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	unsigned char *der = NULL;
+	int len, ret = P11AGENT_E_NOMEM;
+
+	if (rawlen == 0 || rawlen % 2 != 0)
+		return P11AGENT_E_FORMAT;
+	if ((es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(sig, (int)(rawlen / 2), NULL)) == NULL ||
+	    (s = BN_bin2bn(sig + rawlen / 2, (int)(rawlen / 2), NULL)) == NULL)
+		goto out;
+	if (!ECDSA_SIG_set0(es, r, s))
+		goto out;
+	r = s = NULL;
+	if ((len = i2d_ECDSA_SIG(es, &der)) <= 0)
+		goto out;
+	if ((size_t)len > *siglen) {
+		ret = P11AGENT_E_ARGS;
+		goto out;
+	}
+	memcpy(sig, der, (size_t)len);
+	*siglen = (size_t)len;
+	ret = 0;
+out:
+	OPENSSL_free(der);
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return ret;
+}
+
+static int
+agent_sign(void *ctx, int md_nid, int pss, const uint8_t *dgst, size_t dlen,
+           uint8_t *sig, size_t *siglen)
+{
+	struct agent_key *k = ctx;
+	uint32_t h = hash_id(md_nid), mech;
+	size_t room = *siglen;
+	int r;
+
+	if (k->type == P11AGENT_KEY_RSA)
+		mech = pss ? P11AGENT_MECH_RSA_PSS : P11AGENT_MECH_RSA_PKCS1;
+	else if (k->type == P11AGENT_KEY_EC && !pss)
+		mech = P11AGENT_MECH_ECDSA;
+	else
+		return P11AGENT_E_KEY_TYPE;
+	r = p11agent_sign_digest(k->conn, k->uri, mech, h,
+	                         pss ? h : 0, pss ? (uint32_t)dlen : 0, dgst,
+	                         dlen, sig, siglen);
+	if (r != 0)
+		return r;
+	if (mech == P11AGENT_MECH_ECDSA) {
+		size_t raw = *siglen;
+
+		*siglen = room;
+		return ecdsa_raw_to_der(sig, raw, siglen);
+	}
+	return 0;
+}
+
+static int
+agent_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
+              const uint8_t *label, size_t label_len, const uint8_t *ct,
+              size_t ctlen, uint8_t *pt, size_t *ptlen)
+{
+	struct agent_key *k = ctx;
+
+	if (k->type != P11AGENT_KEY_RSA)
+		return P11AGENT_E_KEY_TYPE;
+	return p11agent_decrypt(
+	    k->conn, k->uri,
+	    oaep ? P11AGENT_PADDING_OAEP : P11AGENT_PADDING_PKCS1,
+	    oaep ? hash_id(oaep_md_nid) : 0, oaep ? hash_id(mgf1_md_nid) : 0,
+	    label, label_len, ct, ctlen, pt, ptlen);
+}
+
+static int
+agent_derive(void *ctx, const uint8_t *point, size_t plen, uint8_t *z,
+             size_t *zlen)
+{
+	struct agent_key *k = ctx;
+
+	if (k->type != P11AGENT_KEY_EC)
+		return P11AGENT_E_KEY_TYPE;
+	return p11agent_derive(k->conn, k->uri, point, plen, z, zlen);
+}
+
+static void
+agent_free(void *ctx)
+{
+	struct agent_key *k = ctx;
+
+	if (k == NULL)
+		return;
+	free(k->uri);
+	free(k);
+}
+
+static const struct smime_key_ops agent_ops = {
+    agent_sign,
+    agent_decrypt,
+    agent_derive,
+    agent_free,
+};
+
+struct smime_key *
+cli_smime_load_key(struct p11agent_conn *conn, const struct p11agent_key *k)
+{
+	const unsigned char *p = k->cert_der;
+	struct smime_key *key = NULL;
+	struct agent_key *ak;
+	X509 *cert = NULL;
+
+	if (k->cert_der == NULL ||
+	    (cert = d2i_X509(NULL, &p, (long)k->cert_der_len)) == NULL) {
+		fprintf(stderr, "p11: %s: the key has no usable certificate\n",
+		        k->uri);
+		return NULL;
+	}
+	if ((ak = calloc(1, sizeof(*ak))) == NULL ||
+	    (ak->uri = strdup(k->uri)) == NULL) {
+		free(ak);
+		X509_free(cert);
+		return NULL;
+	}
+	ak->conn = conn;
+	ak->type = k->key_type;
+	ak->field = (k->bits + 7) / 8;
+	key = smime_key_new(&agent_ops, ak, cert);
+	X509_free(cert);
+	return key;
+}
+
+bool
+cli_smime_from_addr(int fd, char *buf, size_t len)
+{
+	struct smime_hdrs h;
+	struct smime_rd rd;
+	off_t pos;
+	bool ok = false;
+
+	buf[0] = '\0';
+	if ((pos = lseek(fd, 0, SEEK_CUR)) < 0)
+		return false;
+	smime_hdrs_init(&h);
+	if (smime_rd_init_fd(&rd, fd) == 0 && smime_hdrs_read(&h, &rd) == 0)
+		ok = smime_addr_first(smime_hdrs_value(&h, "From"), buf, len);
+	smime_hdrs_cleanup(&h);
+	smime_rd_cleanup(&rd);
+	if (lseek(fd, pos, SEEK_SET) != pos)
+		return false;
+	return ok;
+}
+
+static bool
+key_has_email(const struct p11agent_key *k, const char *addr)
+{
+	const unsigned char *p = k->cert_der;
+	X509 *x;
+	size_t i;
+	bool found = false;
+
+	for (i = 0; i < k->nemails; i++) {
+		if (smime_strcasecmp(k->emails[i], addr) == 0)
+			return true;
+	}
+	if (k->cert_der == NULL ||
+	    (x = d2i_X509(NULL, &p, (long)k->cert_der_len)) == NULL)
+		return false;
+	found = smime_cert_has_email(x, addr);
+	X509_free(x);
+	return found;
+}
+
+/* Percent-decodes src into dst (cap bytes). */
+static void
+pct_decode(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t i, o = 0;
+	unsigned v;
+
+	for (i = 0; i < n && o + 1 < cap; i++) {
+		if (src[i] == '%' && i + 2 < n &&
+		    sscanf(src + i + 1, "%2x", &v) == 1) {
+			dst[o++] = (char)v;
+			i += 2;
+		} else {
+			dst[o++] = src[i];
+		}
+	}
+	dst[o] = '\0';
+}
+
+/* The value of attribute name in a pkcs11: URI's path, decoded. */
+static bool
+uri_attr(const char *uri, const char *name, char *val, size_t cap)
+{
+	const char *p = uri + 7, *end, *eq;
+	size_t nl = strlen(name);
+
+	if (strncmp(uri, "pkcs11:", 7) != 0)
+		return false;
+	while (*p != '\0' && *p != '?') {
+		end = p + strcspn(p, ";?");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && (size_t)(eq - p) == nl &&
+		    strncmp(p, name, nl) == 0) {
+			pct_decode(val, cap, eq + 1, (size_t)(end - eq - 1));
+			return true;
+		}
+		p = *end == ';' ? end + 1 : end;
+	}
+	return false;
+}
+
+/*
+ * Does the key's URI have every path attribute of uri with the same
+ * value (RFC 7512 matching)?
+ */
+static bool
+uri_matches(const char *keyuri, const char *uri)
+{
+	static const char *const names[] = {
+	    "token", "manufacturer", "serial", "model", "object",
+	    "id",    "type",         "library-manufacturer",
+	};
+	char a[512], b[512];
+	size_t i;
+	bool any = false;
+
+	if (strcmp(keyuri, uri) == 0)
+		return true;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!uri_attr(uri, names[i], a, sizeof(a)))
+			continue;
+		any = true;
+		if (!uri_attr(keyuri, names[i], b, sizeof(b)) ||
+		    strcmp(a, b) != 0)
+			return false;
+	}
+	return any;
+}
+
+int
+cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
+                   const char *uri, const struct p11agent_key **out)
+{
+	char safe[512];
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < list->nkeys; i++) {
+		const struct p11agent_key *k = &list->keys[i];
+
+		if (k->cert_der == NULL)
+			continue;
+		if (uri != NULL ? uri_matches(k->uri, uri)
+		                : key_has_email(k, addr)) {
+			*out = k;
+			return 0;
+		}
+	}
+	if (uri != NULL)
+		fprintf(stderr,
+		        "p11: no agent key with a certificate has the URI "
+		        "%s\n",
+		        cli_safe(safe, sizeof(safe), uri));
+	else
+		fprintf(stderr,
+		        "p11: no agent key has a certificate for %s (see p11 "
+		        "keys)\n",
+		        cli_safe(safe, sizeof(safe), addr));
+	return P11_EXIT_KEY_NOT_FOUND;
+}
+
+int
+cli_smime_add_chain(struct smime_store *store, struct smime_key *key)
+{
+	STACK_OF(X509) *all;
+	X509 *cur = smime_key_get0_cert(key), *ca = NULL;
+	int depth, i;
+
+	if ((all = sk_X509_new_null()) == NULL)
+		return P11AGENT_E_NOMEM;
+	smime_store_load_certs(store, all);
+	/* Up to the root (not sent: the receiver must have it anyway). */
+	for (depth = 0; depth < 8; depth++) {
+		for (i = 0; i < sk_X509_num(all); i++) {
+			ca = sk_X509_value(all, i);
+			if (X509_check_issued(ca, cur) == X509_V_OK &&
+			    X509_cmp(ca, cur) != 0)
+				break;
+		}
+		if (i == sk_X509_num(all) ||
+		    X509_check_issued(ca, ca) == X509_V_OK)
+			break;
+		smime_key_add1_chain(key, ca);
+		cur = ca;
+	}
+	sk_X509_pop_free(all, X509_free);
+	return 0;
+}
+
+int
+cli_smime_store_open(struct smime_store **out)
+{
+	int r;
+
+	if ((r = smime_store_open(NULL, out)) != 0) {
+		fprintf(stderr,
+		        "p11: cannot open the certificate store (set "
+		        "XDG_DATA_HOME or HOME): %s\n",
+		        p11agent_strerror(r));
+		return P11_EXIT_ERROR;
+	}
+	return 0;
+}
+
+int
+cli_smime_vexit(enum smime_vstatus s)
+{
+	switch (s) {
+	case SMIME_V_VALID:
+		return P11_EXIT_OK;
+	case SMIME_V_BAD_SIGNATURE:
+		return P11_EXIT_BAD_SIGNATURE;
+	case SMIME_V_UNTRUSTED:
+		return P11_EXIT_UNTRUSTED;
+	case SMIME_V_EXPIRED:
+		return P11_EXIT_EXPIRED;
+	case SMIME_V_REVOKED:
+		return P11_EXIT_REVOKED;
+	case SMIME_V_SENDER_MISMATCH:
+		return P11_EXIT_SENDER_MISMATCH;
+	case SMIME_V_NOT_SIGNED:
+		return P11_EXIT_NOT_SIGNED;
+	default:
+		return P11_EXIT_MALFORMED;
+	}
+}
+
+int
+cli_smime_dexit(enum smime_dstatus s)
+{
+	switch (s) {
+	case SMIME_D_OK:
+		return P11_EXIT_OK;
+	case SMIME_D_NOT_A_RECIPIENT:
+		return P11_EXIT_NOT_A_RECIPIENT;
+	case SMIME_D_UNSUPPORTED:
+		return P11_EXIT_UNSUPPORTED;
+	case SMIME_D_INTEGRITY_FAILURE:
+		return P11_EXIT_INTEGRITY_FAILURE;
+	case SMIME_D_LOGIN_REQUIRED:
+		return P11_EXIT_LOGIN_REQUIRED;
+	default:
+		return P11_EXIT_MALFORMED;
+	}
+}
+
+static void
+json_field(FILE *f, const char *name, const char *v, bool comma)
+{
+	fprintf(f, "%s\"%s\": ", comma ? ", " : "", name);
+	cli_json_string(f, v != NULL && v[0] != '\0' ? v : NULL);
+}
+
+void
+cli_smime_json_signer(FILE *f, const struct smime_signer_info *si)
+{
+	fputc('{', f);
+	json_field(f, "email", si->email, false);
+	json_field(f, "subject", si->subject, true);
+	json_field(f, "issuer", si->issuer, true);
+	json_field(f, "fingerprint", si->fingerprint, true);
+	json_field(f, "not_after", si->not_after, true);
+	fputc('}', f);
+}
+
+int
+cli_smime_digest_nid(const char *name)
+{
+	if (smime_strcasecmp(name, "sha256") == 0 ||
+	    smime_strcasecmp(name, "sha-256") == 0)
+		return NID_sha256;
+	if (smime_strcasecmp(name, "sha384") == 0 ||
+	    smime_strcasecmp(name, "sha-384") == 0)
+		return NID_sha384;
+	if (smime_strcasecmp(name, "sha512") == 0 ||
+	    smime_strcasecmp(name, "sha-512") == 0)
+		return NID_sha512;
+	return 0;
+}

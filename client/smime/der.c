@@ -1,0 +1,64 @@
+/*
+ * DER helpers (der.h).
+ */
+#include "proto/err.h"
+#include "der.h"
+
+int
+smime_der_tlv(const uint8_t *p, size_t len, uint8_t *tag, size_t *hdr,
+              size_t *clen)
+{
+	size_t n, i, l = 0;
+
+	if (len < 2 || (p[0] & 0x1f) == 0x1f)
+		return P11A_E_FORMAT;
+	*tag = p[0];
+	if (p[1] < 0x80) {
+		*hdr = 2;
+		l = p[1];
+	} else {
+		n = p[1] & 0x7f;
+		if (n == 0 || n > 4 || len - 2 < n)
+			return P11A_E_FORMAT;
+		for (i = 0; i < n; i++)
+			l = (l << 8) | p[2 + i];
+		*hdr = 2 + n;
+	}
+	if (l > len - *hdr)
+		return P11A_E_FORMAT;
+	*clen = l;
+	return 0;
+}
+
+size_t
+smime_der_len(uint8_t *out, size_t len)
+{
+	if (len < 0x80) {
+		out[0] = (uint8_t)len;
+		return 1;
+	}
+	if (len < 0x100) {
+		out[0] = 0x81;
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 0x10000) {
+		out[0] = 0x82;
+		out[1] = (uint8_t)(len >> 8);
+		out[2] = (uint8_t)len;
+		return 3;
+	}
+	if (len < 0x1000000) {
+		out[0] = 0x83;
+		out[1] = (uint8_t)(len >> 16);
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[0] = 0x84;
+	out[1] = (uint8_t)(len >> 24);
+	out[2] = (uint8_t)(len >> 16);
+	out[3] = (uint8_t)(len >> 8);
+	out[4] = (uint8_t)len;
+	return 5;
+}

@@ -1,0 +1,226 @@
+/*
+ * Keys of client/smime (key.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "proto/err.h"
+#include "key.h"
+
+struct smime_key {
+	const struct smime_key_ops *ops;
+	void *ctx;
+	X509 *cert;
+	STACK_OF(X509) *chain;
+};
+
+struct smime_key *
+smime_key_new(const struct smime_key_ops *ops, void *ctx, X509 *cert)
+{
+	struct smime_key *k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->chain = sk_X509_new_null()) == NULL || !X509_up_ref(cert)) {
+		if (ops->free != NULL)
+			ops->free(ctx);
+		if (k != NULL)
+			sk_X509_free(k->chain);
+		free(k);
+		return NULL;
+	}
+	k->ops = ops;
+	k->ctx = ctx;
+	k->cert = cert;
+	return k;
+}
+
+void
+smime_key_free(struct smime_key *k)
+{
+	if (k == NULL)
+		return;
+	if (k->ops->free != NULL)
+		k->ops->free(k->ctx);
+	X509_free(k->cert);
+	sk_X509_pop_free(k->chain, X509_free);
+	free(k);
+}
+
+X509 *
+smime_key_get0_cert(const struct smime_key *k)
+{
+	return k->cert;
+}
+
+int
+smime_key_add1_chain(struct smime_key *k, X509 *ca)
+{
+	if (!X509_up_ref(ca))
+		return P11A_E_INTERNAL;
+	if (!sk_X509_push(k->chain, ca)) {
+		X509_free(ca);
+		return P11A_E_NOMEM;
+	}
+	return 0;
+}
+
+STACK_OF(X509) *
+smime_key_get0_chain(const struct smime_key *k)
+{
+	return k->chain;
+}
+
+int
+smime_key_sign(struct smime_key *k, int md_nid, int pss, const uint8_t *dgst,
+               size_t dlen, uint8_t *sig, size_t *siglen)
+{
+	if (k->ops->sign == NULL)
+		return P11A_E_KEY_TYPE;
+	return k->ops->sign(k->ctx, md_nid, pss, dgst, dlen, sig, siglen);
+}
+
+int
+smime_key_decrypt(struct smime_key *k, int oaep, int oaep_md_nid,
+                  int mgf1_md_nid, const uint8_t *label, size_t label_len,
+                  const uint8_t *ct, size_t ctlen, uint8_t *pt, size_t *ptlen)
+{
+	if (k->ops->decrypt == NULL)
+		return P11A_E_KEY_TYPE;
+	return k->ops->decrypt(k->ctx, oaep, oaep_md_nid, mgf1_md_nid, label,
+	                       label_len, ct, ctlen, pt, ptlen);
+}
+
+int
+smime_key_derive(struct smime_key *k, const uint8_t *point, size_t plen,
+                 uint8_t *z, size_t *zlen)
+{
+	if (k->ops->derive == NULL)
+		return P11A_E_KEY_TYPE;
+	return k->ops->derive(k->ctx, point, plen, z, zlen);
+}
+
+/* The EVP_PKEY kind. */
+
+static int
+pkey_sign(void *ctx, int md_nid, int pss, const uint8_t *dgst, size_t dlen,
+          uint8_t *sig, size_t *siglen)
+{
+	EVP_PKEY *pkey = ctx;
+	EVP_PKEY_CTX *pc;
+	const EVP_MD *md = EVP_get_digestbynid(md_nid);
+	int r = P11A_E_INTERNAL;
+
+	if (md == NULL)
+		return P11A_E_MECH_UNSUPPORTED;
+	if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return P11A_E_NOMEM;
+	if (EVP_PKEY_sign_init(pc) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0)
+		goto out;
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) <=
+	                0 ||
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) <=
+	                0 ||
+	            EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) <= 0))
+		goto out;
+	if (EVP_PKEY_sign(pc, sig, siglen, dgst, dlen) <= 0)
+		goto out;
+	r = 0;
+out:
+	EVP_PKEY_CTX_free(pc);
+	return r;
+}
+
+static int
+pkey_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
+             const uint8_t *label, size_t label_len, const uint8_t *ct,
+             size_t ctlen, uint8_t *pt, size_t *ptlen)
+{
+	EVP_PKEY *pkey = ctx;
+	EVP_PKEY_CTX *pc;
+	uint8_t *l = NULL;
+	int r = P11A_E_DECRYPT;
+
+	if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return P11A_E_NOMEM;
+	if (EVP_PKEY_decrypt_init(pc) <= 0)
+		goto out;
+	if (oaep) {
+		if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) <=
+		        0 ||
+		    EVP_PKEY_CTX_set_rsa_oaep_md(
+		        pc, EVP_get_digestbynid(oaep_md_nid)) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(
+		        pc, EVP_get_digestbynid(mgf1_md_nid)) <= 0)
+			goto out;
+		if (label_len > 0) {
+			if ((l = OPENSSL_memdup(label, label_len)) == NULL)
+				goto out;
+			if (EVP_PKEY_CTX_set0_rsa_oaep_label(pc, l,
+			                                     (int)label_len) <= 0)
+				goto out;
+			l = NULL;
+		}
+	} else if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) <= 0) {
+		goto out;
+	}
+	if (EVP_PKEY_decrypt(pc, pt, ptlen, ct, ctlen) <= 0)
+		goto out;
+	r = 0;
+out:
+	OPENSSL_free(l);
+	EVP_PKEY_CTX_free(pc);
+	return r;
+}
+
+static int
+pkey_derive(void *ctx, const uint8_t *point, size_t plen, uint8_t *z,
+            size_t *zlen)
+{
+	EVP_PKEY *pkey = ctx, *peer = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	int r = P11A_E_INTERNAL;
+
+	if ((peer = EVP_PKEY_new()) == NULL ||
+	    EVP_PKEY_copy_parameters(peer, pkey) <= 0 ||
+	    EVP_PKEY_set1_encoded_public_key(peer, point, plen) <= 0) {
+		r = P11A_E_FORMAT;
+		goto out;
+	}
+	if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(pc) <= 0 ||
+	    EVP_PKEY_derive_set_peer(pc, peer) <= 0 ||
+	    EVP_PKEY_derive(pc, z, zlen) <= 0)
+		goto out;
+	r = 0;
+out:
+	EVP_PKEY_CTX_free(pc);
+	EVP_PKEY_free(peer);
+	return r;
+}
+
+static void
+pkey_free(void *ctx)
+{
+	EVP_PKEY_free(ctx);
+}
+
+static const struct smime_key_ops pkey_ops = {
+    pkey_sign,
+    pkey_decrypt,
+    pkey_derive,
+    pkey_free,
+};
+
+struct smime_key *
+smime_key_from_pkey(EVP_PKEY *pkey, X509 *cert)
+{
+	if (X509_check_private_key(cert, pkey) != 1 || !EVP_PKEY_up_ref(pkey))
+		return NULL;
+	return smime_key_new(&pkey_ops, pkey, cert);
+}

@@ -1,0 +1,985 @@
+/*
+ * Verification (smime.h).
+ *
+ * A multipart/signed message is read once: the first part is hashed line
+ * by line in its canonical form with every digest micalg names (all the
+ * SHA family when it names none we know), nothing of it is kept in
+ * memory, and only the small signature part is decoded.  The SignerInfo
+ * is then checked with OpenSSL (signature over the signed attributes)
+ * and the messageDigest attribute compared here with what was computed.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "proto/err.h"
+#include "canon.h"
+#include "internal.h"
+#include "smime.h"
+#include "store.h"
+
+/* Largest signature part or opaque message decoded into memory. */
+#define SIG_MAX (16 * 1024 * 1024)
+#define OPAQUE_MAX ((size_t)1024 * 1024 * 1024)
+
+const char *
+smime_vstatus_name(enum smime_vstatus s)
+{
+	switch (s) {
+	case SMIME_V_VALID:
+		return "valid";
+	case SMIME_V_BAD_SIGNATURE:
+		return "bad-signature";
+	case SMIME_V_UNTRUSTED:
+		return "untrusted";
+	case SMIME_V_EXPIRED:
+		return "expired";
+	case SMIME_V_REVOKED:
+		return "revoked";
+	case SMIME_V_SENDER_MISMATCH:
+		return "sender-mismatch";
+	case SMIME_V_NOT_SIGNED:
+		return "not-signed";
+	default:
+		return "malformed";
+	}
+}
+
+void
+smime_signer_info_cleanup(struct smime_signer_info *si)
+{
+	if (si == NULL)
+		return;
+	X509_free(si->cert);
+	memset(si, 0, sizeof(*si));
+}
+
+static void
+name_str(const X509_NAME *n, char *buf, size_t len)
+{
+	BIO *b;
+	int got;
+
+	buf[0] = '\0';
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (X509_NAME_print_ex(b, n, 0,
+	                       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (got = BIO_read(b, buf, (int)len - 1)) > 0)
+		buf[got] = '\0';
+	BIO_free(b);
+}
+
+static void
+time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+fill_signer(struct smime_signer_info *si, X509 *cert)
+{
+	smime_cert_first_email(cert, si->email, sizeof(si->email));
+	name_str(X509_get_subject_name(cert), si->subject,
+	         sizeof(si->subject));
+	name_str(X509_get_issuer_name(cert), si->issuer, sizeof(si->issuer));
+	smime_cert_fingerprint(cert, si->fingerprint);
+	time_str(X509_get0_notAfter(cert), si->not_after, sizeof(si->not_after));
+	if (si->cert == NULL && X509_up_ref(cert))
+		si->cert = cert;
+}
+
+static void
+md_name(int nid, char *buf, size_t len)
+{
+	const char *sn = OBJ_nid2sn(nid);
+	size_t i;
+
+	buf[0] = '\0';
+	if (sn == NULL)
+		return;
+	for (i = 0; sn[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)sn[i]);
+	buf[i] = '\0';
+}
+
+/* Revocation from the CRLs at hand, for every link of chain. */
+static bool
+is_revoked(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls)
+{
+	X509_REVOKED *rev;
+	X509_CRL *crl;
+	EVP_PKEY *ik;
+	X509 *x, *issuer;
+	int i, j;
+
+	for (i = 0; i + 1 < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
+		issuer = sk_X509_value(chain, i + 1);
+		if ((ik = X509_get0_pubkey(issuer)) == NULL)
+			continue;
+		for (j = 0; j < sk_X509_CRL_num(crls); j++) {
+			crl = sk_X509_CRL_value(crls, j);
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+			                  X509_get_issuer_name(x)) != 0 ||
+			    X509_CRL_verify(crl, ik) != 1)
+				continue;
+			if (X509_CRL_get0_by_cert(crl, &rev, x) == 1)
+				return true;
+		}
+	}
+	ERR_clear_error();
+	return false;
+}
+
+static void
+load_crls_file(const char *path, STACK_OF(X509_CRL) *sk)
+{
+	X509_CRL *crl;
+	BIO *b;
+
+	if (path == NULL || (b = BIO_new_file(path, "r")) == NULL)
+		return;
+	while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_CRL_push(sk, crl))
+			X509_CRL_free(crl);
+	}
+	BIO_free(b);
+	ERR_clear_error();
+}
+
+/* Chain, purpose, validity and revocation of the signer certificate. */
+static enum smime_vstatus
+check_cert(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509_CRL) *crls,
+           const struct smime_verify_opts *o, char *detail, size_t dlen)
+{
+	enum smime_vstatus st = SMIME_V_UNTRUSTED;
+	X509_STORE *xs = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *chain = NULL;
+	int err, i;
+
+	if ((xs = X509_STORE_new()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL)
+		goto out;
+	if (!o->no_system_trust)
+		X509_STORE_set_default_paths(xs);
+	if (o->store != NULL)
+		smime_store_load_trust(o->store, xs);
+	if (o->ca_file != NULL && X509_STORE_load_file(xs, o->ca_file) != 1) {
+		snprintf(detail, dlen, "cannot read the CA file");
+		goto out;
+	}
+	ERR_clear_error();
+	if (X509_STORE_CTX_init(ctx, xs, signer, untrusted) != 1)
+		goto out;
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+	if (o->now != 0)
+		X509_STORE_CTX_set_time(ctx, 0, o->now);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		snprintf(detail, dlen, "%s", X509_verify_cert_error_string(err));
+		switch (err) {
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			st = SMIME_V_EXPIRED;
+			break;
+		case X509_V_ERR_CERT_REVOKED:
+			st = SMIME_V_REVOKED;
+			break;
+		case X509_V_ERR_INVALID_PURPOSE:
+			snprintf(detail, dlen,
+			         "certificate not for e-mail signing (key "
+			         "usage or extended key usage)");
+			/* FALLTHROUGH */
+		default:
+			st = SMIME_V_UNTRUSTED;
+		}
+		goto out;
+	}
+	chain = X509_STORE_CTX_get1_chain(ctx);
+	if (is_revoked(chain, crls)) {
+		snprintf(detail, dlen, "certificate revoked");
+		st = SMIME_V_REVOKED;
+		goto out;
+	}
+	st = SMIME_V_VALID;
+	/* Keep the intermediates: later mail may come without them. */
+	for (i = 1; o->store != NULL && i < sk_X509_num(chain); i++) {
+		X509 *ca = sk_X509_value(chain, i);
+
+		if (X509_check_issued(ca, ca) != X509_V_OK)
+			smime_store_add(o->store, ca, 0, "chain");
+	}
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(chain, X509_free);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(xs);
+	return st;
+}
+
+static const uint8_t *
+find_digest(const struct smime_digests *dg, int nid, unsigned *len)
+{
+	int i;
+
+	for (i = 0; dg != NULL && i < dg->n; i++) {
+		if (dg->nid[i] == nid) {
+			*len = dg->len[i];
+			return dg->md[i];
+		}
+	}
+	return NULL;
+}
+
+/* Checks one SignerInfo; returns its verdict. */
+static enum smime_vstatus
+check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
+             const struct smime_digests *dg, STACK_OF(X509) *untrusted,
+             STACK_OF(X509_CRL) *crls, const struct smime_verify_opts *o,
+             struct smime_signer_info *info, unsigned *caps)
+{
+	X509 *signer = NULL;
+	X509_ALGOR *pdig, *psig;
+	const ASN1_OBJECT *dobj;
+	ASN1_OCTET_STRING *mdattr, **content;
+	ASN1_STRING *capstr;
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	uint8_t own[EVP_MAX_MD_SIZE];
+	const uint8_t *want;
+	unsigned wantlen = 0;
+	const EVP_MD *md;
+	int nid, i;
+	enum smime_vstatus st;
+
+	CMS_SignerInfo_get0_algs(si, NULL, &signer, &pdig, &psig);
+	if (signer == NULL) {
+		snprintf(info->detail, sizeof(info->detail),
+		         "the signer's certificate is not in the message nor "
+		         "in the store");
+		return SMIME_V_UNTRUSTED;
+	}
+	fill_signer(info, signer);
+	X509_ALGOR_get0(&dobj, NULL, NULL, pdig);
+	nid = OBJ_obj2nid(dobj);
+	md_name(nid, info->digest, sizeof(info->digest));
+	if ((nid == NID_sha1 && !o->allow_sha1) || nid == NID_md5 ||
+	    nid == NID_undef) {
+		snprintf(info->detail, sizeof(info->detail),
+		         nid == NID_sha1 ? "SHA-1 signatures are refused "
+		                           "(--allow-sha1)"
+		                         : "unsupported digest");
+		return SMIME_V_BAD_SIGNATURE;
+	}
+	if (detached) {
+		want = find_digest(dg, nid, &wantlen);
+		if (want == NULL) {
+			snprintf(info->detail, sizeof(info->detail),
+			         "digest algorithm differs from micalg");
+			return SMIME_V_BAD_SIGNATURE;
+		}
+	} else {
+		if ((md = EVP_get_digestbynid(nid)) == NULL ||
+		    (content = CMS_get0_content(cms)) == NULL ||
+		    *content == NULL ||
+		    EVP_Digest(ASN1_STRING_get0_data(*content),
+		               (size_t)ASN1_STRING_length(*content), own,
+		               &wantlen, md, NULL) != 1) {
+			snprintf(info->detail, sizeof(info->detail),
+			         "no content to check");
+			return SMIME_V_BAD_SIGNATURE;
+		}
+		want = own;
+	}
+	/* Signing time, for the record. */
+	if ((i = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1)) >=
+	        0 &&
+	    (a = CMS_signed_get_attr(si, i)) != NULL &&
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) != NULL &&
+	    (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME))
+		time_str((ASN1_TIME *)t->value.asn1_string, info->signing_time,
+		         sizeof(info->signing_time));
+	if (CMS_signed_get_attr_count(si) < 0) {
+		/* No signed attributes: rare; only PKCS #1 v1.5 and ECDSA. */
+		EVP_PKEY_CTX *pc;
+		ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
+		int ok;
+
+		pc = EVP_PKEY_CTX_new(X509_get0_pubkey(signer), NULL);
+		ok = pc != NULL && EVP_PKEY_verify_init(pc) > 0 &&
+		     EVP_PKEY_CTX_set_signature_md(pc, EVP_get_digestbynid(
+		                                           nid)) > 0 &&
+		     EVP_PKEY_verify(pc, ASN1_STRING_get0_data(sig),
+		                     (size_t)ASN1_STRING_length(sig), want,
+		                     wantlen) == 1;
+		EVP_PKEY_CTX_free(pc);
+		ERR_clear_error();
+		if (!ok) {
+			snprintf(info->detail, sizeof(info->detail),
+			         "signature does not match");
+			return SMIME_V_BAD_SIGNATURE;
+		}
+	} else {
+		mdattr = CMS_signed_get0_data_by_OBJ(
+		    si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
+		    V_ASN1_OCTET_STRING);
+		if (mdattr == NULL ||
+		    (unsigned)ASN1_STRING_length(mdattr) != wantlen ||
+		    CRYPTO_memcmp(ASN1_STRING_get0_data(mdattr), want,
+		                  wantlen) != 0) {
+			snprintf(info->detail, sizeof(info->detail),
+			         "content does not match the signature "
+			         "(modified)");
+			return SMIME_V_BAD_SIGNATURE;
+		}
+		if (CMS_SignerInfo_verify(si) != 1) {
+			ERR_clear_error();
+			snprintf(info->detail, sizeof(info->detail),
+			         "signature does not match");
+			return SMIME_V_BAD_SIGNATURE;
+		}
+		capstr = CMS_signed_get0_data_by_OBJ(
+		    si, OBJ_nid2obj(NID_SMIMECapabilities), -3,
+		    V_ASN1_SEQUENCE);
+		if (capstr != NULL)
+			*caps = smime_caps_parse(ASN1_STRING_get0_data(capstr),
+			                         ASN1_STRING_length(capstr));
+	}
+	st = check_cert(signer, untrusted, crls, o, info->detail,
+	                sizeof(info->detail));
+	if (st != SMIME_V_VALID)
+		return st;
+	if (o->from != NULL && o->from[0] != '\0' &&
+	    !smime_cert_has_email(signer, o->from)) {
+		snprintf(info->detail, sizeof(info->detail),
+		         "From: address is not in the signer's certificate");
+		return SMIME_V_SENDER_MISMATCH;
+	}
+	return SMIME_V_VALID;
+}
+
+int
+smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
+                 const struct smime_digests *dg,
+                 const struct smime_verify_opts *o,
+                 enum smime_vstatus *status, struct smime_signer_info *info)
+{
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *untrusted = NULL, *extra = NULL;
+	STACK_OF(X509_CRL) *crls = NULL, *cmscrls = NULL;
+	struct smime_signer_info cur;
+	const unsigned char *p = der;
+	enum smime_vstatus st, best = SMIME_V_MALFORMED;
+	unsigned caps = 0;
+	int i, r = 0;
+	bool have = false;
+
+	memset(&cur, 0, sizeof(cur));
+	*status = SMIME_V_MALFORMED;
+	if (derlen > LONG_MAX ||
+	    (cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen)) == NULL ||
+	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		snprintf(info->detail, sizeof(info->detail),
+		         "the signature is not a CMS SignedData");
+		goto out;
+	}
+	if (detached && CMS_is_detached(cms) == 0) {
+		/* A detached signature that brings its own content signs
+		 * something else than the part next to it. */
+		*status = SMIME_V_BAD_SIGNATURE;
+		snprintf(info->detail, sizeof(info->detail),
+		         "detached signature carries content of its own");
+		goto out;
+	}
+	if (!detached && CMS_is_detached(cms) == 1) {
+		snprintf(info->detail, sizeof(info->detail),
+		         "signed-data without content");
+		goto out;
+	}
+	if ((untrusted = CMS_get1_certs(cms)) == NULL &&
+	    (untrusted = sk_X509_new_null()) == NULL) {
+		r = P11A_E_NOMEM;
+		goto out;
+	}
+	if ((extra = sk_X509_new_null()) == NULL ||
+	    (crls = sk_X509_CRL_new_null()) == NULL) {
+		r = P11A_E_NOMEM;
+		goto out;
+	}
+	if (o->store != NULL) {
+		smime_store_load_certs(o->store, extra);
+		smime_store_load_crls(o->store, crls);
+	}
+	for (i = 0; i < sk_X509_num(extra); i++) {
+		X509 *x = sk_X509_value(extra, i);
+
+		if (X509_up_ref(x) && !sk_X509_push(untrusted, x))
+			X509_free(x);
+	}
+	if ((cmscrls = CMS_get1_crls(cms)) != NULL) {
+		while (sk_X509_CRL_num(cmscrls) > 0)
+			sk_X509_CRL_push(crls, sk_X509_CRL_pop(cmscrls));
+	}
+	load_crls_file(o->ca_file, crls);
+	/* The message's own certificates first, then the store's. */
+	CMS_set1_signers_certs(cms, NULL, 0);
+	CMS_set1_signers_certs(cms, extra, CMS_NOINTERN);
+	ERR_clear_error();
+	sis = CMS_get0_SignerInfos(cms);
+	if (sk_CMS_SignerInfo_num(sis) <= 0) {
+		*status = SMIME_V_NOT_SIGNED;
+		snprintf(info->detail, sizeof(info->detail), "no signers");
+		goto out;
+	}
+	/* The message is good when one signer is (RFC 5652 5.1). */
+	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+		caps = 0;
+		smime_signer_info_cleanup(&cur);
+		st = check_signer(cms, sk_CMS_SignerInfo_value(sis, i),
+		                  detached, dg, untrusted, crls, o, &cur, &caps);
+		if (!have || st < best) {
+			smime_signer_info_cleanup(info);
+			*info = cur;
+			memset(&cur, 0, sizeof(cur));
+			best = st;
+			have = true;
+		}
+		if (st == SMIME_V_VALID) {
+			if (o->store != NULL && info->cert != NULL)
+				smime_store_add(o->store, info->cert, caps,
+				                "verified");
+			break;
+		}
+	}
+	*status = best;
+out:
+	ERR_clear_error();
+	smime_signer_info_cleanup(&cur);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	sk_X509_CRL_pop_free(cmscrls, X509_CRL_free);
+	sk_X509_pop_free(untrusted, X509_free);
+	sk_X509_pop_free(extra, X509_free);
+	CMS_ContentInfo_free(cms);
+	return r;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n);
+
+/* Streaming reading of a signed message. */
+
+static int
+add_md(struct smime_hashsink *hs, struct smime_digests *dg, int nid)
+{
+	int i;
+
+	for (i = 0; i < dg->n; i++) {
+		if (dg->nid[i] == nid)
+			return 0;
+	}
+	if (dg->n == 4)
+		return 0;
+	dg->nid[dg->n++] = nid;
+	return smime_hashsink_add(hs, EVP_get_digestbynid(nid));
+}
+
+/* The digests micalg names, or every SHA when it names none we know. */
+static int
+micalg_mds(const char *micalg, struct smime_hashsink *hs,
+           struct smime_digests *dg)
+{
+	static const struct {
+		const char *name;
+		int nid;
+	} names[] = {
+	    {"sha-1", NID_sha1},     {"sha1", NID_sha1},
+	    {"sha-256", NID_sha256}, {"sha256", NID_sha256},
+	    {"sha-384", NID_sha384}, {"sha384", NID_sha384},
+	    {"sha-512", NID_sha512}, {"sha512", NID_sha512},
+	};
+	char buf[128], *tok, *save = NULL;
+	size_t i;
+	int r;
+
+	if (micalg != NULL && strlen(micalg) < sizeof(buf)) {
+		strcpy(buf, micalg);
+		for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+		     tok = strtok_r(NULL, ", \t", &save)) {
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				if (smime_strcasecmp(tok, names[i].name) == 0 &&
+				    (r = add_md(hs, dg, names[i].nid)) != 0)
+					return r;
+			}
+		}
+	}
+	if (dg->n > 0)
+		return 0;
+	if ((r = add_md(hs, dg, NID_sha256)) != 0 ||
+	    (r = add_md(hs, dg, NID_sha384)) != 0 ||
+	    (r = add_md(hs, dg, NID_sha512)) != 0 ||
+	    (r = add_md(hs, dg, NID_sha1)) != 0)
+		return r;
+	return 0;
+}
+
+/*
+ * Reads a body up to the boundary b, or the end: base64-decoded (b64)
+ * or raw, into mem.  *kind is 1 or 2 after a delimiter, 0 at the end.
+ */
+static int
+read_part(struct smime_rd *rd, const char *b, bool b64,
+          struct smime_memsink *mem, int *kind)
+{
+	struct smime_b64dec dec;
+	const char *line;
+	enum smime_eol eol;
+	size_t len;
+	bool at_start = true, pending = false;
+	int r;
+
+	*kind = 0;
+	smime_b64dec_init(&dec, &mem->base);
+	for (;;) {
+		r = smime_rd_line(rd, &line, &len, &eol);
+		if (r == SMIME_EOF)
+			break;
+		if (r != 0)
+			return r;
+		if (at_start && b != NULL &&
+		    (*kind = smime_boundary_match(line, len, b, strlen(b))) !=
+		        0)
+			break;
+		at_start = eol != SMIME_EOL_NONE;
+		if (b64) {
+			if ((r = smime_put(&dec.base, line, len)) != 0)
+				return r;
+			continue;
+		}
+		if (pending && (r = smime_put(&mem->base, "\r\n", 2)) != 0)
+			return r;
+		if ((r = smime_put(&mem->base, line, len)) != 0)
+			return r;
+		pending = eol != SMIME_EOL_NONE;
+	}
+	if (b64)
+		return smime_finish(&dec.base);
+	if (pending && b == NULL)
+		return smime_put(&mem->base, "\r\n", 2);
+	return 0;
+}
+
+static int
+verify_multipart(struct smime_rd *rd, const char *b, const char *micalg,
+                 int content_fd, const struct smime_verify_opts *o,
+                 enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	struct smime_hashsink hs;
+	struct smime_fdsink cs;
+	struct smime_digests dg;
+	struct smime_memsink sig;
+	struct smime_hdrs ph;
+	struct smime_ct ct;
+	enum smime_eol eol, pending = SMIME_EOL_NONE;
+	const char *line;
+	size_t len, blen = strlen(b);
+	bool at_start = true, in_content = false, done = false;
+	int i, kind, r;
+
+	memset(&dg, 0, sizeof(dg));
+	memset(&cs, 0, sizeof(cs));
+	memset(&ct, 0, sizeof(ct));
+	smime_hdrs_init(&ph);
+	smime_memsink_init(&sig, SIG_MAX);
+	if ((r = smime_hashsink_init(&hs)) != 0 ||
+	    (r = micalg_mds(micalg, &hs, &dg)) != 0)
+		goto out;
+	if (content_fd >= 0 && (r = smime_fdsink_init(&cs, content_fd)) != 0)
+		goto out;
+	*status = SMIME_V_MALFORMED;
+	for (;;) {
+		r = smime_rd_line(rd, &line, &len, &eol);
+		if (r == SMIME_EOF)
+			break;
+		if (r != 0)
+			goto out;
+		if (at_start &&
+		    (kind = smime_boundary_match(line, len, b, blen)) != 0) {
+			if (in_content || kind == 2) {
+				done = kind == 1;
+				break;
+			}
+			in_content = true;
+			at_start = true;
+			continue;
+		}
+		at_start = eol != SMIME_EOL_NONE;
+		if (!in_content)
+			continue;
+		/* The line ending before the boundary is not content. */
+		if (pending != SMIME_EOL_NONE) {
+			smime_put(&hs.base, "\r\n", 2);
+			if (content_fd >= 0)
+				smime_put(&cs.base, "\r\n", 2);
+		}
+		smime_put(&hs.base, line, len);
+		if (content_fd >= 0)
+			smime_put(&cs.base, line, len);
+		pending = eol;
+		if (hs.base.err != 0 || cs.base.err != 0) {
+			r = hs.base.err != 0 ? hs.base.err : cs.base.err;
+			goto out;
+		}
+	}
+	if (!done) {
+		snprintf(si->detail, sizeof(si->detail),
+		         "multipart/signed without its two parts");
+		r = 0;
+		goto out;
+	}
+	if ((r = smime_finish(&hs.base)) != 0 ||
+	    (content_fd >= 0 && (r = smime_finish(&cs.base)) != 0))
+		goto out;
+	for (i = 0; i < dg.n; i++) {
+		if (EVP_DigestFinal_ex(hs.md[i], dg.md[i], &dg.len[i]) != 1) {
+			r = P11A_E_INTERNAL;
+			goto out;
+		}
+	}
+	/* The signature part. */
+	if ((r = smime_hdrs_read(&ph, rd)) != 0) {
+		r = 0;
+		snprintf(si->detail, sizeof(si->detail),
+		         "bad header in the signature part");
+		goto out;
+	}
+	smime_ct_parse(&ct, smime_hdrs_value(&ph, "Content-Type"));
+	r = read_part(rd, b,
+	              smime_cte_parse(smime_hdrs_value(
+	                  &ph, "Content-Transfer-Encoding")) ==
+	                  SMIME_CTE_BASE64,
+	              &sig, &kind);
+	if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
+		snprintf(si->detail, sizeof(si->detail),
+		         "the signature part does not decode");
+		r = 0;
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	if (!smime_ct_is(&ct, "application/pkcs7-signature") &&
+	    !smime_ct_is(&ct, "application/x-pkcs7-signature")) {
+		snprintf(si->detail, sizeof(si->detail),
+		         "the second part is not an S/MIME signature");
+		goto out;
+	}
+	r = smime_verify_cms(sig.buf, sig.len, true, &dg, o, status, si);
+out:
+	smime_ct_cleanup(&ct);
+	smime_hdrs_cleanup(&ph);
+	smime_memsink_cleanup(&sig);
+	smime_hashsink_cleanup(&hs);
+	smime_fdsink_cleanup(&cs);
+	return r;
+}
+
+bool
+smime_is_pkcs7_mime(const struct smime_ct *ct)
+{
+	const char *name = smime_ct_param(ct, "name");
+	size_t n;
+
+	if (smime_ct_is(ct, "application/pkcs7-mime") ||
+	    smime_ct_is(ct, "application/x-pkcs7-mime"))
+		return true;
+	if (!smime_ct_is(ct, "application/octet-stream") || name == NULL)
+		return false;
+	n = strlen(name);
+	return n > 4 && smime_strcasecmp(name + n - 4, ".p7m") == 0;
+}
+
+int
+smime_read_body(struct smime_rd *rd, const struct smime_hdrs *h,
+                struct smime_memsink *mem)
+{
+	int kind;
+
+	return read_part(rd, NULL,
+	                 smime_cte_parse(smime_hdrs_value(
+	                     h, "Content-Transfer-Encoding")) ==
+	                     SMIME_CTE_BASE64,
+	                 mem, &kind);
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	struct smime_fdsink s;
+	int r;
+
+	if ((r = smime_fdsink_init(&s, fd)) == 0) {
+		smime_put(&s.base, p, n);
+		r = smime_finish(&s.base);
+	}
+	smime_fdsink_cleanup(&s);
+	return r;
+}
+
+/* Bare CMS input (opaque signed-data): 1 when the input is mail. */
+static int
+verify_bare(struct smime_rd *rd, int content_fd,
+            const struct smime_verify_opts *o, enum smime_vstatus *status,
+            struct smime_signer_info *si)
+{
+	struct smime_memsink mem;
+	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **pos;
+	const unsigned char *p;
+	bool bare;
+	int r;
+
+	smime_memsink_init(&mem, OPAQUE_MAX);
+	if ((r = smime_bare_cms(rd, &mem, &bare)) != 0 || !bare) {
+		if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
+			snprintf(si->detail, sizeof(si->detail),
+			         "the CMS does not decode");
+			r = 0;
+		} else if (r == 0) {
+			r = 1;
+		}
+		goto out;
+	}
+	p = mem.buf;
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)mem.len)) == NULL ||
+	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		if (cms != NULL)
+			*status = SMIME_V_NOT_SIGNED;
+		snprintf(si->detail, sizeof(si->detail),
+		         cms == NULL ? "not CMS" : "not a signed-data");
+		goto out;
+	}
+	if (CMS_is_detached(cms) == 1) {
+		snprintf(si->detail, sizeof(si->detail),
+		         "a detached signature without its content");
+		goto out;
+	}
+	if ((r = smime_verify_cms(mem.buf, mem.len, false, NULL, o, status,
+	                          si)) != 0)
+		goto out;
+	if (content_fd >= 0 && (pos = CMS_get0_content(cms)) != NULL &&
+	    *pos != NULL)
+		r = write_all(content_fd, ASN1_STRING_get0_data(*pos),
+		              (size_t)ASN1_STRING_length(*pos));
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	smime_memsink_cleanup(&mem);
+	return r;
+}
+
+int
+smime_verify(struct smime_rd *rd, int content_fd,
+             const struct smime_verify_opts *o, enum smime_vstatus *status,
+             struct smime_signer_info *si)
+{
+	struct smime_hdrs h;
+	int r;
+
+	memset(si, 0, sizeof(*si));
+	*status = SMIME_V_MALFORMED;
+	smime_hdrs_init(&h);
+	if ((r = verify_bare(rd, content_fd, o, status, si)) != 1)
+		goto out;
+	if ((r = smime_hdrs_read(&h, rd)) != 0) {
+		if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
+			snprintf(si->detail, sizeof(si->detail),
+			         "not a mail message");
+			r = 0;
+		}
+		goto out;
+	}
+	r = smime_verify_entity(rd, &h, content_fd, o, status, si);
+out:
+	smime_hdrs_cleanup(&h);
+	return r;
+}
+
+/* Multiparts are searched one level deep for a signed part. */
+static bool
+depth_ok(const struct smime_verify_opts *o)
+{
+	return !o->in_part;
+}
+
+/* Skips lines up to a delimiter of b: 1, 2 (close), or 0 at the end. */
+static int
+skip_to(struct smime_rd *rd, const char *b, int *kind)
+{
+	enum smime_eol eol;
+	const char *line;
+	size_t len, blen = strlen(b);
+	bool at_start = true;
+	int r;
+
+	*kind = 0;
+	for (;;) {
+		r = smime_rd_line(rd, &line, &len, &eol);
+		if (r == SMIME_EOF)
+			return 0;
+		if (r != 0)
+			return r;
+		if (at_start &&
+		    (*kind = smime_boundary_match(line, len, b, blen)) != 0)
+			return 0;
+		at_start = eol != SMIME_EOL_NONE;
+	}
+}
+
+static int
+verify_in_multipart(struct smime_rd *rd, const char *b, int content_fd,
+                    const struct smime_verify_opts *o,
+                    enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	struct smime_verify_opts oo = *o;
+	struct smime_hdrs ph;
+	struct smime_ct ct;
+	char *bnd;
+	int kind, r;
+
+	*status = SMIME_V_NOT_SIGNED;
+	snprintf(si->detail, sizeof(si->detail), "no S/MIME signature");
+	oo.in_part = true;
+	if ((bnd = strdup(b)) == NULL)
+		return P11A_E_NOMEM;
+	smime_hdrs_init(&ph);
+	memset(&ct, 0, sizeof(ct));
+	if ((r = skip_to(rd, bnd, &kind)) != 0)
+		goto out;
+	while (kind == 1) {
+		smime_hdrs_cleanup(&ph);
+		smime_ct_cleanup(&ct);
+		if (smime_hdrs_read(&ph, rd) != 0)
+			break;
+		smime_ct_parse(&ct, smime_hdrs_value(&ph, "Content-Type"));
+		if (smime_ct_is(&ct, "multipart/signed") ||
+		    smime_is_pkcs7_mime(&ct)) {
+			r = smime_verify_entity(rd, &ph, content_fd, &oo, status,
+			                        si);
+			goto out;
+		}
+		if ((r = skip_to(rd, bnd, &kind)) != 0)
+			goto out;
+	}
+out:
+	smime_ct_cleanup(&ct);
+	smime_hdrs_cleanup(&ph);
+	free(bnd);
+	return r;
+}
+
+int
+smime_verify_entity(struct smime_rd *rd, const struct smime_hdrs *hh,
+                    int content_fd, const struct smime_verify_opts *o,
+                    enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	const struct smime_hdrs *h = hh;
+	struct smime_verify_opts oo = *o;
+	struct smime_memsink mem;
+	struct smime_ct ct;
+	const char *b, *proto;
+	char from[256];
+	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **pos;
+	const unsigned char *p;
+	int r = 0;
+
+	*status = SMIME_V_MALFORMED;
+	smime_memsink_init(&mem, OPAQUE_MAX);
+	memset(&ct, 0, sizeof(ct));
+	if (oo.from == NULL &&
+	    smime_addr_first(smime_hdrs_value(h, "From"), from, sizeof(from)))
+		oo.from = from;
+	smime_ct_parse(&ct, smime_hdrs_value(h, "Content-Type"));
+	if (smime_ct_is(&ct, "multipart/signed")) {
+		b = smime_ct_param(&ct, "boundary");
+		proto = smime_ct_param(&ct, "protocol");
+		if (proto != NULL &&
+		    smime_strcasecmp(proto, "application/pkcs7-signature") !=
+		        0 &&
+		    smime_strcasecmp(proto, "application/x-pkcs7-signature") !=
+		        0) {
+			*status = SMIME_V_NOT_SIGNED;
+			snprintf(si->detail, sizeof(si->detail),
+			         "signed with another protocol (%.64s)", proto);
+			goto out;
+		}
+		if (b == NULL || b[0] == '\0') {
+			snprintf(si->detail, sizeof(si->detail),
+			         "multipart/signed without a boundary");
+			goto out;
+		}
+		r = verify_multipart(rd, b, smime_ct_param(&ct, "micalg"),
+		                     content_fd, &oo, status, si);
+		goto out;
+	}
+	if (smime_ct_is_multipart(&ct) && smime_ct_param(&ct, "boundary") &&
+	    depth_ok(o)) {
+		/* A signed part inside a multipart (a mailing list footer
+		 * added after signing): the first one is checked. */
+		r = verify_in_multipart(rd, smime_ct_param(&ct, "boundary"),
+		                        content_fd, &oo, status, si);
+		goto out;
+	}
+	if (!smime_is_pkcs7_mime(&ct)) {
+		*status = SMIME_V_NOT_SIGNED;
+		snprintf(si->detail, sizeof(si->detail), "no S/MIME signature");
+		goto out;
+	}
+	if ((r = smime_read_body(rd, h, &mem)) != 0) {
+		if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
+			snprintf(si->detail, sizeof(si->detail),
+			         "the body does not decode");
+			r = 0;
+		}
+		goto out;
+	}
+	p = mem.buf;
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)mem.len)) == NULL) {
+		snprintf(si->detail, sizeof(si->detail), "not CMS");
+		goto out;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		*status = SMIME_V_NOT_SIGNED;
+		snprintf(si->detail, sizeof(si->detail),
+		         "encrypted, not signed (p11 decrypt --verify)");
+		goto out;
+	}
+	if ((r = smime_verify_cms(mem.buf, mem.len, false, NULL, &oo, status,
+	                          si)) != 0)
+		goto out;
+	if (content_fd >= 0 && (pos = CMS_get0_content(cms)) != NULL &&
+	    *pos != NULL)
+		r = write_all(content_fd, ASN1_STRING_get0_data(*pos),
+		              (size_t)ASN1_STRING_length(*pos));
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	smime_ct_cleanup(&ct);
+	smime_memsink_cleanup(&mem);
+	return r;
+}
