@@ -116,8 +116,25 @@ ctx_mark_gone(struct tok_ctx *ctx, struct tok_token **now, size_t n)
 	}
 }
 
+static int ctx_rescan_locked(struct tok_ctx *ctx);
+
+/*
+ * Two rescans at once (a listing and a login, say) would each make their
+ * own object for a newly found token; one at a time keeps one per slot.
+ */
 int
 tok_ctx_rescan(struct tok_ctx *ctx)
+{
+	int r;
+
+	pthread_mutex_lock(&ctx->scan_lock);
+	r = ctx_rescan_locked(ctx);
+	pthread_mutex_unlock(&ctx->scan_lock);
+	return r;
+}
+
+static int
+ctx_rescan_locked(struct tok_ctx *ctx)
 {
 	struct tok_token **tokens = NULL;
 	struct tok_key **keys = NULL;
@@ -169,6 +186,7 @@ tok_ctx_new(const struct tok_config *cfg, struct tok_ctx **out)
 	                                                   : CTX_DEFAULT_POOL;
 	ctx->no_host_padding = cfg != NULL && cfg->no_host_padding;
 	pthread_rwlock_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->scan_lock, NULL);
 	if ((r = tok_modules_load(ctx, cfg)) != 0 ||
 	    (r = tok_ctx_rescan(ctx)) != 0) {
 		tok_ctx_free(ctx);
@@ -191,6 +209,7 @@ tok_ctx_free(struct tok_ctx *ctx)
 	tok_token_list_free(ctx->tokens, ctx->ntokens);
 	tok_modules_unload(ctx);
 	pthread_rwlock_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->scan_lock);
 	free(ctx);
 }
 

@@ -43,7 +43,7 @@ struct tok_token {
 	atomic_ulong ck_flags; /* from the last C_GetTokenInfo */
 	atomic_int present;
 	atomic_int logged_in;
-	int no_host_padding; /* copied from the ctx config */
+	int no_host_padding;          /* copied from the ctx config */
 	atomic_int host_padding_used; /* a fallback ran on this token */
 	/* Only when a key on this token needs a context-specific login. */
 	pthread_mutex_t pin_lock;
@@ -81,7 +81,8 @@ struct tok_ctx {
 	size_t nmods;
 	unsigned pool_size;
 	int no_host_padding;
-	pthread_rwlock_t lock; /* guards the two lists */
+	pthread_rwlock_t lock;     /* guards the two lists */
+	pthread_mutex_t scan_lock; /* one rescan at a time */
 	struct tok_token **tokens;
 	size_t ntokens;
 	struct tok_key **keys;
