@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on an embedded default: a throwaway SoftHSM token with test
-# keys, the agent started on it, the token unlocked, its keys listed, and
-# a file signed through the agent with ssh-keygen and verified.
+# The main job on an embedded default: a throwaway SoftHSM token with two
+# identities (rsa2048@ and p256@p11agent.test), the agent started on it,
+# the token unlocked, a mail signed, verified, encrypted to the second
+# identity and decrypted again -- and the same keys used by OpenSSH.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -38,6 +39,44 @@ p11 keys
 
 say "p11 status"
 p11 status
+
+# The user's certificate store lives in the throwaway folder too.
+export XDG_DATA_HOME=$work/data
+
+cat >"$work/mail.eml" <<MAIL
+From: RSA 2048 Test User <rsa2048@p11agent.test>
+To: P-256 Test User <p256@p11agent.test>
+Subject: Quarterly numbers
+Date: $(date -R)
+
+Hello,
+
+the numbers are attached in spirit. This line travels signed and encrypted.
+MAIL
+say "cat mail.eml"
+cat "$work/mail.eml"
+
+say "p11 sign -o signed.eml mail.eml       # signer chosen from the From: line"
+p11 sign -o "$work/signed.eml" "$work/mail.eml"
+sed -n '1,12p' "$work/signed.eml"
+echo "..."
+
+say "p11 verify --ca-file ca/chain.pem signed.eml   # our test CA, as a company's private PKI"
+p11 verify --ca-file "$work/token/ca/chain.pem" -o /dev/null "$work/signed.eml"
+p11 verify --ca-file "$work/token/ca/chain.pem" --json "$work/signed.eml"; echo
+
+say "p11 certs add p256.cert.pem           # normally kept from the other party's signed mail"
+p11 certs add "$work/token/keys/p256.cert.pem"
+
+say "p11 encrypt --sign -r p256@p11agent.test -o encrypted.eml mail.eml"
+p11 encrypt --sign -r p256@p11agent.test -o "$work/encrypted.eml" "$work/mail.eml"
+sed -n '1,10p' "$work/encrypted.eml"
+echo "..."
+
+say "p11 decrypt --verify --ca-file ca/chain.pem --json -o decrypted.eml encrypted.eml"
+p11 decrypt --verify --ca-file "$work/token/ca/chain.pem" --json -o "$work/decrypted.eml" "$work/encrypted.eml"; echo
+say "cat decrypted.eml"
+cat "$work/decrypted.eml"
 
 say "SSH_AUTH_SOCK=\$P11AGENT_SOCK ssh-add -L"
 SSH_AUTH_SOCK=$P11AGENT_SOCK ssh-add -L | cut -c1-60 | sed 's/$/.../'

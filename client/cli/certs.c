@@ -22,10 +22,9 @@
 enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
 
 /* Every certificate of a PEM or DER file. */
-static STACK_OF(X509) *
-read_certs(const char *path)
+static STACK_OF(X509) * read_certs(const char *path)
 {
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	X509 *x;
 	BIO *b;
 
@@ -41,8 +40,7 @@ read_certs(const char *path)
 	}
 	if (sk_X509_num(sk) == 0) {
 		(void)BIO_reset(b);
-		if ((x = d2i_X509_bio(b, NULL)) != NULL &&
-		    !sk_X509_push(sk, x))
+		if ((x = d2i_X509_bio(b, NULL)) != NULL && !sk_X509_push(sk, x))
 			X509_free(x);
 	}
 	BIO_free(b);
@@ -105,7 +103,8 @@ certs_list(struct smime_store *st, bool json)
 		if (json) {
 			printf("%s{\"fingerprint\": \"%s\", \"email\": ",
 			       i > 0 ? ",\n " : "", v[i].fp);
-			cli_json_string(stdout, email[0] != '\0' ? email : NULL);
+			cli_json_string(stdout,
+			                email[0] != '\0' ? email : NULL);
 			printf(", \"name\": ");
 			cli_json_string(stdout, cn);
 			printf(", \"expires\": \"%s\", \"source\": ", exp);
@@ -167,7 +166,8 @@ certs_add(struct smime_store *st, const char *path, bool trust)
 		r = trust ? smime_store_trust(st, x)
 		          : smime_store_add(st, x, 0, "added");
 		if (r != 0) {
-			r = cli_fail(r, NULL, "certs %s", trust ? "trust" : "add");
+			r = cli_fail(r, NULL, "certs %s",
+			             trust ? "trust" : "add");
 			break;
 		}
 		smime_cert_fingerprint(x, fp);
@@ -188,9 +188,9 @@ certs_export(struct smime_store *st, const char *addr)
 	int r;
 
 	for (i = 0; addr[i] != '\0' && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)((addr[i] >= 'A' && addr[i] <= 'Z')
-		                      ? addr[i] + 32
-		                      : addr[i]);
+		lower[i] =
+		    (char)((addr[i] >= 'A' && addr[i] <= 'Z') ? addr[i] + 32
+		                                              : addr[i]);
 	lower[i] = '\0';
 	if ((r = smime_store_find(st, lower, &x, &caps)) != 0) {
 		fprintf(stderr, "p11: no usable certificate for %s\n",
@@ -232,8 +232,9 @@ cli_cmd_certs(struct cli *cli, int argc, char **argv)
 	} else if (strcmp(verb, "add") == 0 || strcmp(verb, "export") == 0 ||
 	           strcmp(verb, "remove") == 0 || strcmp(verb, "trust") == 0) {
 		if (nargs != 1)
-			return cli_usage_error(cli, "certs %s takes one "
-			                            "argument",
+			return cli_usage_error(cli,
+			                       "certs %s takes one "
+			                       "argument",
 			                       verb);
 		arg = argv[optind + 1];
 	} else {
@@ -252,8 +253,9 @@ cli_cmd_certs(struct cli *cli, int argc, char **argv)
 	} else {
 		r = smime_store_remove(st, arg);
 		if (r == P11AGENT_E_ARGS)
-			r = cli_usage_error(cli, "not a SHA-256 fingerprint: "
-			                         "'%s'",
+			r = cli_usage_error(cli,
+			                    "not a SHA-256 fingerprint: "
+			                    "'%s'",
 			                    arg);
 		else if (r != 0)
 			r = cli_fail(r, "no such certificate", "certs remove");

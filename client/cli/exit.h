@@ -21,14 +21,14 @@ enum p11_exit {
 	P11_EXIT_UNSUPPORTED = 11,   /* agent or token cannot do that */
 	P11_EXIT_DENIED = 12,        /* refused by the agent */
 	/* S/MIME verdicts (p11 verify, p11 decrypt). */
-	P11_EXIT_BAD_SIGNATURE = 20,    /* signature does not match */
-	P11_EXIT_UNTRUSTED = 21,        /* no chain to a trusted root */
-	P11_EXIT_EXPIRED = 22,          /* a certificate is out of date */
-	P11_EXIT_REVOKED = 23,          /* a certificate is revoked */
-	P11_EXIT_SENDER_MISMATCH = 24,  /* From: not in the certificate */
-	P11_EXIT_NOT_SIGNED = 25,       /* no signature to check */
-	P11_EXIT_MALFORMED = 26,        /* not a well-formed message */
-	P11_EXIT_NOT_A_RECIPIENT = 27,  /* none of our keys can decrypt */
+	P11_EXIT_BAD_SIGNATURE = 20,     /* signature does not match */
+	P11_EXIT_UNTRUSTED = 21,         /* no chain to a trusted root */
+	P11_EXIT_EXPIRED = 22,           /* a certificate is out of date */
+	P11_EXIT_REVOKED = 23,           /* a certificate is revoked */
+	P11_EXIT_SENDER_MISMATCH = 24,   /* From: not in the certificate */
+	P11_EXIT_NOT_SIGNED = 25,        /* no signature to check */
+	P11_EXIT_MALFORMED = 26,         /* not a well-formed message */
+	P11_EXIT_NOT_A_RECIPIENT = 27,   /* none of our keys can decrypt */
 	P11_EXIT_INTEGRITY_FAILURE = 28, /* authenticated decryption failed */
 };
 

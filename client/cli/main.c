@@ -118,28 +118,29 @@ static const struct cli_command commands[] = {
 
 static const char exit_codes_help[] =
     "Exit codes:\n"
-    "  0   success\n"
+    "  0   success (verify: valid, decrypt: ok)\n"
     "  1   error\n"
     "  2   usage error\n"
     "  3   no agent (none running, and none could be started)\n"
     "  4   PIN incorrect (the agent's message tells the tries left)\n"
     "  5   key not found\n"
     "  6   agent locked (p11 unlock-agent)\n"
-    "  7   token login required (p11 unlock)\n"
+    "  7   token login required (p11 unlock; decrypt: login-required)\n"
     "  8   PIN locked on the token\n"
     "  9   token not present\n"
     "  10  cancelled (empty PIN, pinentry cancelled)\n"
-    "  11  not supported by the agent or the token\n"
+    "  11  not supported by the agent or the token (decrypt: "
+    "unsupported)\n"
     "  12  refused by the agent (policy, wrong agent passphrase)\n"
-    "  20  bad signature (verify, decrypt --verify)\n"
-    "  21  signer not trusted\n"
-    "  22  a certificate expired or not yet valid\n"
-    "  23  a certificate is revoked\n"
-    "  24  From: address not in the signer's certificate\n"
-    "  25  not signed\n"
-    "  26  malformed message\n"
-    "  27  not a recipient (no agent key can decrypt)\n"
-    "  28  integrity failure (authenticated decryption failed)\n";
+    "  20  bad-signature: content or signature do not match, or SHA-1\n"
+    "  21  untrusted: no chain to a trusted root, or not for e-mail\n"
+    "  22  expired: a certificate is out of its validity period\n"
+    "  23  revoked: a certificate is revoked by a CRL at hand\n"
+    "  24  sender-mismatch: From: is not in the signer's certificate\n"
+    "  25  not-signed: no S/MIME signature\n"
+    "  26  malformed: not a well-formed S/MIME message\n"
+    "  27  not-a-recipient: no agent key can decrypt the message\n"
+    "  28  integrity-failure: the decrypted message was altered\n";
 
 static void
 usage(FILE *f)

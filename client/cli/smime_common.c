@@ -89,7 +89,8 @@ cli_smime_out_open(struct cli_smime_out *o, const char *path)
 	o->fd = -1;
 	if (path == NULL || strcmp(path, "-") == 0) {
 		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr, "p11: cannot make a temporary file: %s\n",
+			fprintf(stderr,
+			        "p11: cannot make a temporary file: %s\n",
 			        strerror(errno));
 			return P11_EXIT_ERROR;
 		}
@@ -100,7 +101,8 @@ cli_smime_out_open(struct cli_smime_out *o, const char *path)
 		/* A device or a pipe (-o /dev/null): written on commit. */
 		o->direct = true;
 		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr, "p11: cannot make a temporary file: %s\n",
+			fprintf(stderr,
+			        "p11: cannot make a temporary file: %s\n",
 			        strerror(errno));
 			return P11_EXIT_ERROR;
 		}
@@ -258,9 +260,9 @@ agent_sign(void *ctx, int md_nid, int pss, const uint8_t *dgst, size_t dlen,
 		mech = P11AGENT_MECH_ECDSA;
 	else
 		return P11AGENT_E_KEY_TYPE;
-	r = p11agent_sign_digest(k->conn, k->uri, mech, h,
-	                         pss ? h : 0, pss ? (uint32_t)dlen : 0, dgst,
-	                         dlen, sig, siglen);
+	r = p11agent_sign_digest(k->conn, k->uri, mech, h, pss ? h : 0,
+	                         pss ? (uint32_t)dlen : 0, dgst, dlen, sig,
+	                         siglen);
 	if (r != 0)
 		return r;
 	if (mech == P11AGENT_MECH_ECDSA) {
@@ -435,8 +437,8 @@ static bool
 uri_matches(const char *keyuri, const char *uri)
 {
 	static const char *const names[] = {
-	    "token", "manufacturer", "serial", "model", "object",
-	    "id",    "type",         "library-manufacturer",
+	    "token",  "manufacturer", "serial", "model",
+	    "object", "id",           "type",   "library-manufacturer",
 	};
 	char a[512], b[512];
 	size_t i;
@@ -490,7 +492,7 @@ cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
 int
 cli_smime_add_chain(struct smime_store *store, struct smime_key *key)
 {
-	STACK_OF(X509) *all;
+	STACK_OF(X509) * all;
 	X509 *cur = smime_key_get0_cert(key), *ca = NULL;
 	int depth, i;
 

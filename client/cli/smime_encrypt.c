@@ -67,7 +67,7 @@ parse_cipher(const char *s, enum smime_cipher *c)
 
 /* Adds a recipient's certificate and what it can decrypt. */
 static int
-add_rcpt(STACK_OF(X509) *sk, X509 *x, unsigned caps, unsigned *all)
+add_rcpt(STACK_OF(X509) * sk, X509 *x, unsigned caps, unsigned *all)
 {
 	if (!sk_X509_push(sk, x)) {
 		X509_free(x);
@@ -170,7 +170,8 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 	if ((r = cli_smime_store_open(&store)) != 0)
 		goto out;
 	for (i = 0; i < nrcpt; i++) {
-		if (access(rcpt[i], F_OK) == 0 || strchr(rcpt[i], '@') == NULL) {
+		if (access(rcpt[i], F_OK) == 0 ||
+		    strchr(rcpt[i], '@') == NULL) {
 			if ((x = read_cert_file(rcpt[i])) == NULL) {
 				fprintf(stderr,
 				        "p11: %s: not a certificate file\n",
@@ -180,11 +181,12 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 			}
 			caps = smime_store_caps(store, x);
 		} else if (smime_store_find(store, rcpt[i], &x, &caps) != 0) {
-			fprintf(stderr,
-			        "p11: no usable certificate for %s in the store "
-			        "(verify a signed message from them, or p11 "
-			        "certs add)\n",
-			        cli_safe(safe, sizeof(safe), rcpt[i]));
+			fprintf(
+			    stderr,
+			    "p11: no usable certificate for %s in the store "
+			    "(verify a signed message from them, or p11 "
+			    "certs add)\n",
+			    cli_safe(safe, sizeof(safe), rcpt[i]));
 			r = P11_EXIT_KEY_NOT_FOUND;
 			goto out;
 		}

@@ -62,8 +62,9 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 		case OPT_DIGEST:
 			if ((so.md_nid = cli_smime_digest_nid(optarg)) == 0)
 				return cli_usage_error(
-				    cli, "unknown digest '%s' (sha256, sha384, "
-				         "sha512)",
+				    cli,
+				    "unknown digest '%s' (sha256, sha384, "
+				    "sha512)",
 				    optarg);
 			break;
 		case OPT_PSS:

@@ -29,8 +29,8 @@ print_json(enum smime_vstatus st, const struct smime_signer_info *si)
 		cli_smime_json_signer(stdout, si);
 	}
 	printf(", \"signing_time\": ");
-	cli_json_string(stdout, si->signing_time[0] != '\0' ? si->signing_time
-	                                                    : NULL);
+	cli_json_string(stdout,
+	                si->signing_time[0] != '\0' ? si->signing_time : NULL);
 	printf(", \"digest\": ");
 	cli_json_string(stdout, si->digest[0] != '\0' ? si->digest : NULL);
 	printf(", \"detail\": ");

@@ -11,34 +11,20 @@
 #include "p11agent.h"
 #include "proto/err.h"
 
-static struct proto_text
-admin_text(const char *s)
-{
-	struct proto_text t = {s != NULL ? s : "", s != NULL ? strlen(s) : 0};
-
-	return t;
-}
-
-/* Sends an encoded request and decodes the key-URI reply into *uri. */
+/* Sends the request encoded in c and decodes the key-URI reply into *uri. */
 static int
-admin_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
-               enum proto_ext ext, char **uri)
+admin_send(struct p11agent_conn *conn, struct clib_call *c, int enc,
+           enum proto_ext ext, char **uri)
 {
 	struct proto_key_uri_reply rep;
-	struct proto_failure fail;
-	uint8_t *body = NULL;
-	size_t len = 0;
 	int r;
 
-	if ((r = clib_transact(conn, w, enc, conn->login_timeout_ms, &body,
-	                       &len)) != 0)
-		goto out;
-	r = proto_key_uri_reply_decode(body, len, ext, &rep, &fail);
-	r = clib_reply(conn, r, &fail, proto_ext_name(ext));
+	if ((r = clib_call_send(conn, c, enc, conn->login_timeout_ms)) != 0)
+		return r;
+	r = proto_key_uri_reply_decode(c->body, c->len, ext, &rep, &c->fail);
+	r = clib_reply(conn, r, &c->fail, proto_ext_name(ext));
 	if (r == 0 && (*uri = clib_strdup_text(rep.key_uri)) == NULL)
 		r = clib_fail(conn, P11A_E_NOMEM, NULL);
-out:
-	p11a_secret_free(body, len);
 	return r;
 }
 
@@ -50,13 +36,12 @@ p11agent_import(struct p11agent_conn *conn, const char *token,
                 size_t nchain, char **key_uri)
 {
 	struct proto_import_request req;
-	struct proto_writer w;
+	struct clib_call c;
 	size_t i;
 	int r;
 
 	*key_uri = NULL;
-	proto_writer_init(&w);
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, true)) != 0)
 		goto out;
 	if (pkcs8 == NULL || pkcs8_len == 0 ||
 	    nchain > PROTO_IMPORT_MAX_CHAIN) {
@@ -67,8 +52,8 @@ p11agent_import(struct p11agent_conn *conn, const char *token,
 		goto out;
 	}
 	memset(&req, 0, sizeof(req));
-	req.token = admin_text(token);
-	req.label = admin_text(label);
+	req.token = proto_text_from(token);
+	req.label = proto_text_from(label);
 	req.pkcs8.p = pkcs8;
 	req.pkcs8.len = pkcs8_len;
 	req.cert.p = cert;
@@ -79,10 +64,10 @@ p11agent_import(struct p11agent_conn *conn, const char *token,
 	}
 	req.nchain = nchain;
 	/* clib_transact() wipes the frame (it holds the key) once sent. */
-	r = admin_transact(conn, &w, proto_import_request_encode(&w, &req),
-	                   PROTO_EXT_IMPORT, key_uri);
+	r = admin_send(conn, &c, proto_import_request_encode(&c.w, &req),
+	               PROTO_EXT_IMPORT, key_uri);
 out:
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -92,22 +77,21 @@ p11agent_keygen(struct p11agent_conn *conn, const char *token,
                 char **key_uri)
 {
 	struct proto_keygen_request req;
-	struct proto_writer w;
+	struct clib_call c;
 	int r;
 
 	*key_uri = NULL;
-	proto_writer_init(&w);
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, true)) != 0)
 		goto out;
 	memset(&req, 0, sizeof(req));
-	req.token = admin_text(token);
-	req.label = admin_text(label);
+	req.token = proto_text_from(token);
+	req.label = proto_text_from(label);
 	req.key_type = key_type;
 	req.bits = bits;
-	r = admin_transact(conn, &w, proto_keygen_request_encode(&w, &req),
-	                   PROTO_EXT_KEYGEN, key_uri);
+	r = admin_send(conn, &c, proto_keygen_request_encode(&c.w, &req),
+	               PROTO_EXT_KEYGEN, key_uri);
 out:
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -116,18 +100,17 @@ p11agent_attach_cert(struct p11agent_conn *conn, const uint8_t *cert,
                      size_t cert_len, char **key_uri)
 {
 	struct proto_attach_cert_request req;
-	struct proto_writer w;
+	struct clib_call c;
 	int r;
 
 	*key_uri = NULL;
-	proto_writer_init(&w);
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, true)) != 0)
 		goto out;
 	req.cert.p = cert;
 	req.cert.len = cert_len;
-	r = admin_transact(conn, &w, proto_attach_cert_request_encode(&w, &req),
-	                   PROTO_EXT_ATTACH_CERT, key_uri);
+	r = admin_send(conn, &c, proto_attach_cert_request_encode(&c.w, &req),
+	               PROTO_EXT_ATTACH_CERT, key_uri);
 out:
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }

@@ -453,6 +453,21 @@ clib_reply(struct p11agent_conn *conn, int ret,
 
 /* I/O. */
 
+/* Waits for the socket to be ready; a failure or timeout breaks conn. */
+static int
+conn_wait(struct p11agent_conn *conn, short events, int64_t deadline,
+          int timeout_ms)
+{
+	int r = wait_fd(conn->fd, events, deadline);
+
+	if (r == P11A_E_INCOMPLETE)
+		return conn_timeout(conn, timeout_ms);
+	if (r != 0)
+		return conn_break(conn, P11A_E_IO, "cannot wait for the agent",
+		                  errno);
+	return 0;
+}
+
 static int
 send_all(struct p11agent_conn *conn, const uint8_t *p, size_t len,
          int64_t deadline, int timeout_ms)
@@ -470,13 +485,9 @@ send_all(struct p11agent_conn *conn, const uint8_t *p, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			r = wait_fd(conn->fd, POLLOUT, deadline);
-			if (r == P11A_E_INCOMPLETE)
-				return conn_timeout(conn, timeout_ms);
-			if (r != 0)
-				return conn_break(conn, P11A_E_IO,
-				                  "cannot wait for the agent",
-				                  errno);
+			if ((r = conn_wait(conn, POLLOUT, deadline,
+			                   timeout_ms)) != 0)
+				return r;
 			continue;
 		}
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
@@ -517,13 +528,9 @@ recv_all(struct p11agent_conn *conn, uint8_t *p, size_t len, int64_t deadline,
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			r = wait_fd(conn->fd, POLLIN, deadline);
-			if (r == P11A_E_INCOMPLETE)
-				return conn_timeout(conn, timeout_ms);
-			if (r != 0)
-				return conn_break(conn, P11A_E_IO,
-				                  "cannot wait for the agent",
-				                  errno);
+			if ((r = conn_wait(conn, POLLIN, deadline,
+			                   timeout_ms)) != 0)
+				return r;
 			continue;
 		}
 		if (errno == ECONNRESET)
@@ -602,4 +609,34 @@ out:
 	p11a_secret_free(buf, n);
 	proto_writer_cleanup(w);
 	return r;
+}
+
+int
+clib_call_start(struct p11agent_conn *conn, struct clib_call *c, bool args_ok)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	proto_writer_init(&c->w);
+	if ((r = clib_begin(conn)) != 0)
+		return r;
+	if (!args_ok)
+		return clib_fail(conn, P11A_E_ARGS, NULL);
+	return 0;
+}
+
+int
+clib_call_send(struct p11agent_conn *conn, struct clib_call *c, int enc,
+               int timeout_ms)
+{
+	return clib_transact(conn, &c->w, enc, timeout_ms, &c->body, &c->len);
+}
+
+void
+clib_call_cleanup(struct clib_call *c)
+{
+	p11a_secret_free(c->body, c->len);
+	c->body = NULL;
+	c->len = 0;
+	proto_writer_cleanup(&c->w);
 }

@@ -54,6 +54,40 @@ int clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
                   int timeout_ms, uint8_t **body, size_t *len);
 
 /*
+ * One request/reply exchange: the request is encoded into w, the reply
+ * frame (body, len bytes) comes back from clib_call_send(), and its
+ * decoder fills fail.  What a decoder returns points into body: copy what
+ * is kept before clib_call_cleanup().
+ */
+struct clib_call {
+	struct proto_writer w;
+	struct proto_failure fail;
+	uint8_t *body;
+	size_t len;
+};
+
+/*
+ * Initialises c and starts a request: clib_begin(), then P11A_E_ARGS
+ * (recorded on conn) when args_ok is false.  Whatever it returns, c is
+ * ready for encoding and for clib_call_cleanup().
+ */
+int clib_call_start(struct p11agent_conn *conn, struct clib_call *c,
+                    bool args_ok);
+
+/*
+ * clib_transact() of the request in c->w (enc is what its encoder
+ * returned), leaving the reply frame in c->body and c->len.
+ */
+int clib_call_send(struct p11agent_conn *conn, struct clib_call *c, int enc,
+                   int timeout_ms);
+
+/*
+ * Wipes and frees the request and the reply frame, which may hold a PIN,
+ * plaintext or a shared secret.
+ */
+void clib_call_cleanup(struct clib_call *c);
+
+/*
  * Interprets what a reply decoder returned.  ret 0 passes through.  A
  * failure sent by the agent (fail->code != 0) records the agent's message
  * (or a generic one when it sent none; what names the request for that

@@ -92,16 +92,25 @@ clib_memdup(const uint8_t *p, size_t len, uint8_t **out)
 	return 0;
 }
 
-/* A text view as a C string pointer that is never NULL. */
-static struct proto_text
-text_arg(const char *s)
+/*
+ * The capacity of a caller's result buffer: *len on entry, which is then
+ * cleared until a result is copied.  0 when len is NULL.
+ */
+static size_t
+take_cap(size_t *len)
 {
-	return proto_text_from(s != NULL ? s : "");
+	size_t cap = 0;
+
+	if (len != NULL) {
+		cap = *len;
+		*len = 0;
+	}
+	return cap;
 }
 
 /*
- * Copies a result of rlen bytes into the caller's buffer (cap = *len on
- * entry).  Secret results are never partly copied.
+ * Copies a result of v.len bytes into the caller's buffer (cap bytes, from
+ * take_cap()).  Secret results are never partly copied.
  */
 static int
 copy_out(struct p11agent_conn *conn, const char *what, struct proto_bytes v,
@@ -209,34 +218,24 @@ int
 p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out)
 {
 	struct proto_list_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	proto_writer_init(&w);
 	if (out != NULL)
 		*out = NULL;
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, out != NULL)) != 0 ||
+	    (r = clib_call_send(conn, &c, proto_list_request_encode(&c.w),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	if (out == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
-	if ((r = clib_transact(conn, &w, proto_list_request_encode(&w),
-	                       conn->timeout_ms, &body, &len)) != 0)
-		goto out;
-	r = proto_list_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "list@p11agent")) != 0)
+	r = proto_list_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "list@p11agent")) != 0)
 		goto out;
 	if ((r = copy_list(&rep, out)) != 0)
 		clib_fail(conn, r, NULL);
 out:
 	proto_list_reply_cleanup(&rep);
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -317,34 +316,24 @@ int
 p11agent_status(struct p11agent_conn *conn, struct p11agent_status **out)
 {
 	struct proto_status_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	proto_writer_init(&w);
 	if (out != NULL)
 		*out = NULL;
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, out != NULL)) != 0 ||
+	    (r = clib_call_send(conn, &c, proto_status_request_encode(&c.w),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	if (out == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
-	if ((r = clib_transact(conn, &w, proto_status_request_encode(&w),
-	                       conn->timeout_ms, &body, &len)) != 0)
-		goto out;
-	r = proto_status_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "status@p11agent")) != 0)
+	r = proto_status_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "status@p11agent")) != 0)
 		goto out;
 	if ((r = copy_status(&rep, out)) != 0)
 		clib_fail(conn, r, NULL);
 out:
 	proto_status_reply_cleanup(&rep);
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -366,51 +355,47 @@ p11agent_status_free(struct p11agent_status *status)
 
 /* query. */
 
+static int
+copy_names(const struct proto_query_reply *rep, char ***out)
+{
+	char **names;
+	size_t i;
+
+	/* calloc keeps the array NULL-terminated while it fills. */
+	if ((names = calloc(rep->n + 1, sizeof(*names))) == NULL)
+		return P11A_E_NOMEM;
+	for (i = 0; i < rep->n; i++) {
+		if ((names[i] = clib_strdup_text(rep->names[i])) == NULL) {
+			p11agent_names_free(names);
+			return P11A_E_NOMEM;
+		}
+	}
+	*out = names;
+	return 0;
+}
+
 int
 p11agent_query(struct p11agent_conn *conn, char ***out)
 {
 	struct proto_query_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	char **names = NULL;
-	size_t len = 0, i;
+	struct clib_call c;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	proto_writer_init(&w);
 	if (out != NULL)
 		*out = NULL;
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, out != NULL)) != 0 ||
+	    (r = clib_call_send(conn, &c, proto_query_request_encode(&c.w),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	if (out == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
+	r = proto_query_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "query")) != 0)
 		goto out;
-	}
-	if ((r = clib_transact(conn, &w, proto_query_request_encode(&w),
-	                       conn->timeout_ms, &body, &len)) != 0)
-		goto out;
-	r = proto_query_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "query")) != 0)
-		goto out;
-	/* calloc keeps the array NULL-terminated while it fills. */
-	if ((names = calloc(rep.n + 1, sizeof(*names))) == NULL) {
-		r = clib_fail(conn, P11A_E_NOMEM, NULL);
-		goto out;
-	}
-	for (i = 0; i < rep.n; i++) {
-		if ((names[i] = clib_strdup_text(rep.names[i])) == NULL) {
-			r = clib_fail(conn, P11A_E_NOMEM, NULL);
-			goto out;
-		}
-	}
-	*out = names;
-	names = NULL;
+	if ((r = copy_names(&rep, out)) != 0)
+		clib_fail(conn, r, NULL);
 out:
-	p11agent_names_free(names);
 	proto_query_reply_cleanup(&rep);
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -436,24 +421,14 @@ p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
 {
 	struct proto_sign_digest_request req;
 	struct proto_sign_digest_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0, cap = 0;
+	struct clib_call c;
+	size_t cap = take_cap(sig_len);
 	int r;
 
-	proto_writer_init(&w);
-	if (sig_len != NULL) {
-		cap = *sig_len;
-		*sig_len = 0;
-	}
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c,
+	                         key_uri != NULL && sig_len != NULL &&
+	                             (digest != NULL || digest_len == 0))) != 0)
 		goto out;
-	if (key_uri == NULL || sig_len == NULL ||
-	    (digest == NULL && digest_len > 0)) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
 	req.key_uri = proto_text_from(key_uri);
 	req.mechanism = mech;
@@ -462,17 +437,16 @@ p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
 	req.salt_len = salt_len;
 	req.digest.p = digest;
 	req.digest.len = digest_len;
-	if ((r = clib_transact(conn, &w,
-	                       proto_sign_digest_request_encode(&w, &req),
-	                       conn->timeout_ms, &body, &len)) != 0)
+	if ((r = clib_call_send(conn, &c,
+	                        proto_sign_digest_request_encode(&c.w, &req),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_sign_digest_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "sign-digest@p11agent")) != 0)
+	r = proto_sign_digest_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "sign-digest@p11agent")) != 0)
 		goto out;
 	r = copy_out(conn, "signature", rep.signature, sig, cap, sig_len);
 out:
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -484,24 +458,15 @@ p11agent_decrypt(struct p11agent_conn *conn, const char *key_uri,
 {
 	struct proto_decrypt_request req;
 	struct proto_decrypt_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0, cap = 0;
+	struct clib_call c;
+	size_t cap = take_cap(pt_len);
 	int r;
 
-	proto_writer_init(&w);
-	if (pt_len != NULL) {
-		cap = *pt_len;
-		*pt_len = 0;
-	}
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c,
+	                         key_uri != NULL && pt_len != NULL &&
+	                             (label != NULL || label_len == 0) &&
+	                             (ct != NULL || ct_len == 0))) != 0)
 		goto out;
-	if (key_uri == NULL || pt_len == NULL ||
-	    (label == NULL && label_len > 0) || (ct == NULL && ct_len > 0)) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
 	req.key_uri = proto_text_from(key_uri);
 	req.padding = padding;
@@ -511,17 +476,17 @@ p11agent_decrypt(struct p11agent_conn *conn, const char *key_uri,
 	req.label.len = label_len;
 	req.ciphertext.p = ct;
 	req.ciphertext.len = ct_len;
-	if ((r = clib_transact(conn, &w, proto_decrypt_request_encode(&w, &req),
-	                       conn->timeout_ms, &body, &len)) != 0)
+	if ((r = clib_call_send(conn, &c,
+	                        proto_decrypt_request_encode(&c.w, &req),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_decrypt_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "decrypt@p11agent")) != 0)
+	r = proto_decrypt_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "decrypt@p11agent")) != 0)
 		goto out;
 	r = copy_out(conn, "plaintext", rep.plaintext, pt, cap, pt_len);
 out:
 	/* The reply held the plaintext. */
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -532,40 +497,31 @@ p11agent_derive(struct p11agent_conn *conn, const char *key_uri,
 {
 	struct proto_derive_request req;
 	struct proto_derive_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0, cap = 0;
+	struct clib_call c;
+	size_t cap = take_cap(secret_len);
 	int r;
 
-	proto_writer_init(&w);
-	if (secret_len != NULL) {
-		cap = *secret_len;
-		*secret_len = 0;
-	}
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(
+	         conn, &c,
+	         key_uri != NULL && secret_len != NULL &&
+	             (peer_point != NULL || peer_point_len == 0))) != 0)
 		goto out;
-	if (key_uri == NULL || secret_len == NULL ||
-	    (peer_point == NULL && peer_point_len > 0)) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
 	req.key_uri = proto_text_from(key_uri);
 	req.peer_point.p = peer_point;
 	req.peer_point.len = peer_point_len;
-	if ((r = clib_transact(conn, &w, proto_derive_request_encode(&w, &req),
-	                       conn->timeout_ms, &body, &len)) != 0)
+	if ((r = clib_call_send(conn, &c,
+	                        proto_derive_request_encode(&c.w, &req),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_derive_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "derive@p11agent")) != 0)
+	r = proto_derive_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "derive@p11agent")) != 0)
 		goto out;
 	r = copy_out(conn, "shared secret", rep.secret, secret, cap,
 	             secret_len);
 out:
 	/* The reply held the shared secret. */
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -576,33 +532,25 @@ p11agent_login(struct p11agent_conn *conn, const char *token, const char *pin,
                size_t pin_len)
 {
 	struct proto_login_request req;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
-	proto_writer_init(&w);
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, pin != NULL || pin_len == 0)) != 0)
 		goto out;
-	if (pin == NULL && pin_len > 0) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
-	req.token = text_arg(token);
+	req.token = proto_text_from(token);
 	req.pin.p = pin != NULL ? pin : "";
 	req.pin.len = pin_len;
 	/* clib_transact() wipes the request as soon as it is sent. */
-	if ((r = clib_transact(conn, &w, proto_login_request_encode(&w, &req),
-	                       conn->login_timeout_ms, &body, &len)) != 0)
+	if ((r = clib_call_send(conn, &c,
+	                        proto_login_request_encode(&c.w, &req),
+	                        conn->login_timeout_ms)) != 0)
 		goto out;
-	r = proto_login_reply_decode(body, len, &fail);
-	r = clib_reply(conn, r, &fail, "login@p11agent");
+	r = proto_login_reply_decode(c.body, c.len, &c.fail);
+	r = clib_reply(conn, r, &c.fail, "login@p11agent");
 out:
 	/* req only pointed at the caller's PIN: nothing of ours to wipe. */
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -610,25 +558,21 @@ int
 p11agent_logout(struct p11agent_conn *conn, const char *token)
 {
 	struct proto_logout_request req;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
-	proto_writer_init(&w);
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, true)) != 0)
 		goto out;
 	memset(&req, 0, sizeof(req));
-	req.token = text_arg(token);
-	if ((r = clib_transact(conn, &w, proto_logout_request_encode(&w, &req),
-	                       conn->timeout_ms, &body, &len)) != 0)
+	req.token = proto_text_from(token);
+	if ((r = clib_call_send(conn, &c,
+	                        proto_logout_request_encode(&c.w, &req),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_logout_reply_decode(body, len, &fail);
-	r = clib_reply(conn, r, &fail, "logout@p11agent");
+	r = proto_logout_reply_decode(c.body, c.len, &c.fail);
+	r = clib_reply(conn, r, &c.fail, "logout@p11agent");
 out:
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -637,29 +581,20 @@ lock_common(struct p11agent_conn *conn, bool lock, const char *pass,
             size_t pass_len)
 {
 	struct proto_lock_request req;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
-	proto_writer_init(&w);
 	memset(&req, 0, sizeof(req));
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, pass != NULL || pass_len == 0)) != 0)
 		goto out;
-	if (pass == NULL && pass_len > 0) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	req.passphrase.p = pass != NULL ? pass : "";
 	req.passphrase.len = pass_len;
-	r = lock ? proto_lock_request_encode(&w, &req)
-	         : proto_unlock_request_encode(&w, &req);
-	if ((r = clib_transact(conn, &w, r, conn->timeout_ms, &body, &len)) !=
-	    0)
+	r = lock ? proto_lock_request_encode(&c.w, &req)
+	         : proto_unlock_request_encode(&c.w, &req);
+	if ((r = clib_call_send(conn, &c, r, conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_success_decode(body, len, &fail);
-	if (r != 0 && fail.code == P11A_E_DENIED && fail.generic) {
+	r = proto_success_decode(c.body, c.len, &c.fail);
+	if (r != 0 && c.fail.code == P11A_E_DENIED && c.fail.generic) {
 		/* SSH_AGENT_FAILURE says no more than "no". */
 		r = clib_fail(
 		    conn, r,
@@ -668,10 +603,9 @@ lock_common(struct p11agent_conn *conn, bool lock, const char *pass,
 		           "or not locked)");
 		goto out;
 	}
-	r = clib_reply(conn, r, &fail, lock ? "lock" : "unlock");
+	r = clib_reply(conn, r, &c.fail, lock ? "lock" : "unlock");
 out:
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -689,60 +623,60 @@ p11agent_unlock(struct p11agent_conn *conn, const char *passphrase, size_t len)
 
 /* SSH agent protocol. */
 
+static int
+copy_identities(const struct proto_identities_reply *rep,
+                struct p11agent_identity **ids, size_t *n)
+{
+	struct p11agent_identity *v = NULL;
+	size_t i, nv = 0;
+	int r = P11A_E_NOMEM;
+
+	if (rep->n > 0 && (v = calloc(rep->n, sizeof(*v))) == NULL)
+		return P11A_E_NOMEM;
+	for (i = 0; i < rep->n; i++) {
+		nv++;
+		if (clib_memdup(rep->ids[i].key_blob.p,
+		                rep->ids[i].key_blob.len,
+		                &v[i].key_blob) != 0 ||
+		    (v[i].comment = clib_strdup_text(rep->ids[i].comment)) ==
+		        NULL)
+			goto out;
+		v[i].key_blob_len = rep->ids[i].key_blob.len;
+	}
+	*ids = v;
+	*n = nv;
+	v = NULL;
+	r = 0;
+out:
+	p11agent_identities_free(v, nv);
+	return r;
+}
+
 int
 p11agent_ssh_identities(struct p11agent_conn *conn,
                         struct p11agent_identity **ids, size_t *n)
 {
 	struct proto_identities_reply rep;
-	struct p11agent_identity *v = NULL;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0, i, nv = 0;
+	struct clib_call c;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	proto_writer_init(&w);
 	if (ids != NULL)
 		*ids = NULL;
 	if (n != NULL)
 		*n = 0;
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c, ids != NULL && n != NULL)) != 0 ||
+	    (r = clib_call_send(conn, &c, proto_identities_request_encode(&c.w),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	if (ids == NULL || n == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
+	r = proto_identities_reply_decode(c.body, c.len, &rep, &c.fail);
+	if ((r = clib_reply(conn, r, &c.fail, "identities")) != 0)
 		goto out;
-	}
-	if ((r = clib_transact(conn, &w, proto_identities_request_encode(&w),
-	                       conn->timeout_ms, &body, &len)) != 0)
-		goto out;
-	r = proto_identities_reply_decode(body, len, &rep, &fail);
-	if ((r = clib_reply(conn, r, &fail, "identities")) != 0)
-		goto out;
-	if (rep.n > 0 && (v = calloc(rep.n, sizeof(*v))) == NULL) {
-		r = clib_fail(conn, P11A_E_NOMEM, NULL);
-		goto out;
-	}
-	for (i = 0; i < rep.n; i++) {
-		nv++;
-		if ((r = clib_memdup(rep.ids[i].key_blob.p,
-		                     rep.ids[i].key_blob.len,
-		                     &v[i].key_blob)) != 0 ||
-		    (v[i].comment = clib_strdup_text(rep.ids[i].comment)) ==
-		        NULL) {
-			r = clib_fail(conn, P11A_E_NOMEM, NULL);
-			goto out;
-		}
-		v[i].key_blob_len = rep.ids[i].key_blob.len;
-	}
-	*ids = v;
-	*n = nv;
-	v = NULL;
+	if ((r = copy_identities(&rep, ids, n)) != 0)
+		clib_fail(conn, r, NULL);
 out:
-	p11agent_identities_free(v, nv);
 	proto_identities_reply_cleanup(&rep);
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }
 
@@ -767,40 +701,33 @@ p11agent_ssh_sign(struct p11agent_conn *conn, const uint8_t *key_blob,
 {
 	struct proto_sign_request req;
 	struct proto_sign_reply rep;
-	struct proto_failure fail;
-	struct proto_writer w;
-	uint8_t *body = NULL;
-	size_t len = 0;
+	struct clib_call c;
 	int r;
 
-	proto_writer_init(&w);
 	if (sig != NULL)
 		*sig = NULL;
 	if (sig_len != NULL)
 		*sig_len = 0;
-	if ((r = clib_begin(conn)) != 0)
+	if ((r = clib_call_start(conn, &c,
+	                         sig != NULL && sig_len != NULL &&
+	                             (key_blob != NULL || key_blob_len == 0) &&
+	                             (data != NULL || data_len == 0))) != 0)
 		goto out;
-	if (sig == NULL || sig_len == NULL ||
-	    (key_blob == NULL && key_blob_len > 0) ||
-	    (data == NULL && data_len > 0)) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
 	req.key_blob.p = key_blob;
 	req.key_blob.len = key_blob_len;
 	req.data.p = data;
 	req.data.len = data_len;
 	req.flags = flags;
-	if ((r = clib_transact(conn, &w, proto_sign_request_encode(&w, &req),
-	                       conn->timeout_ms, &body, &len)) != 0)
+	if ((r = clib_call_send(conn, &c, proto_sign_request_encode(&c.w, &req),
+	                        conn->timeout_ms)) != 0)
 		goto out;
-	r = proto_sign_reply_decode(body, len, &rep, &fail);
-	if (r != 0 && fail.code == P11A_E_DENIED && fail.generic) {
+	r = proto_sign_reply_decode(c.body, c.len, &rep, &c.fail);
+	if (r != 0 && c.fail.code == P11A_E_DENIED && c.fail.generic) {
 		r = clib_fail(conn, r, "the agent refused to sign");
 		goto out;
 	}
-	if ((r = clib_reply(conn, r, &fail, "sign")) != 0)
+	if ((r = clib_reply(conn, r, &c.fail, "sign")) != 0)
 		goto out;
 	if (rep.sig_blob.len == 0) {
 		r = clib_fail(conn, P11A_E_FORMAT, "empty signature");
@@ -812,7 +739,6 @@ p11agent_ssh_sign(struct p11agent_conn *conn, const uint8_t *key_blob,
 	}
 	*sig_len = rep.sig_blob.len;
 out:
-	p11a_secret_free(body, len);
-	proto_writer_cleanup(&w);
+	clib_call_cleanup(&c);
 	return r;
 }

@@ -82,74 +82,19 @@ nomem:
 	return NULL;
 }
 
-static const struct {
-	int mode;
-	const char *name;
-} pad_names[] = {
-    {RSA_PKCS1_PADDING, OSSL_PKEY_RSA_PAD_MODE_PKCSV15},
-    {RSA_PKCS1_OAEP_PADDING, OSSL_PKEY_RSA_PAD_MODE_OAEP},
-    {RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE},
-    {RSA_X931_PADDING, OSSL_PKEY_RSA_PAD_MODE_X931},
-};
-
 static int
 set_pad(struct rsa_cipher *c, const OSSL_PARAM *p)
 {
-	const char *name;
-	int mode = 0;
-	size_t i;
+	int mode = 0, r;
 
-	if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-			return P11AGENT_E_FORMAT;
-		for (i = 0; i < sizeof(pad_names) / sizeof(pad_names[0]); i++)
-			if (strcmp(name, pad_names[i].name) == 0)
-				mode = pad_names[i].mode;
-	} else if (!OSSL_PARAM_get_int(p, &mode)) {
-		return P11AGENT_E_FORMAT;
-	}
+	/* An unknown name leaves mode 0, which is refused below. */
+	if ((r = p11a_param_get_named(p, p11a_rsa_pad_names, &mode, NULL)) != 0)
+		return r;
 	if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_OAEP_PADDING)
 		return p11a_why_set(&c->why, P11AGENT_E_MECH_UNSUPPORTED,
 		                    "RSA decryption with p11agent keys is "
 		                    "PKCS#1 v1.5 or OAEP");
 	c->pad = mode;
-	return 0;
-}
-
-static int
-set_md(struct rsa_cipher *c, const OSSL_PARAM params[], const char *key,
-       const char *props_key, EVP_MD **md)
-{
-	const OSSL_PARAM *p, *pp;
-	const char *name, *props = NULL;
-	EVP_MD *m;
-	int r;
-
-	if ((p = OSSL_PARAM_locate_const(params, key)) == NULL)
-		return 0;
-	if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-		return P11AGENT_E_FORMAT;
-	pp = OSSL_PARAM_locate_const(params, props_key);
-	if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
-		return P11AGENT_E_FORMAT;
-	if ((r = p11a_md_fetch(c->prov, name, props, &m, &c->why)) != 0)
-		return r;
-	EVP_MD_free(*md);
-	*md = m;
-	return 0;
-}
-
-static int
-set_label(struct rsa_cipher *c, const OSSL_PARAM *p)
-{
-	void *label = NULL;
-	size_t len = 0;
-
-	if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len))
-		return P11AGENT_E_FORMAT;
-	OPENSSL_free(c->label);
-	c->label = label;
-	c->label_len = len;
 	return 0;
 }
 
@@ -164,16 +109,18 @@ rc_set_params(struct rsa_cipher *c, const OSSL_PARAM params[])
 	p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
 	if (p != NULL && (r = set_pad(c, p)) != 0)
 		return r;
-	if ((r = set_md(c, params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
-	                OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS,
-	                &c->oaep_md)) != 0)
-		return r;
-	if ((r = set_md(c, params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
-	                OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, &c->mgf1)) !=
-	    0)
+	if ((r = p11a_param_md(c->prov, params,
+	                       OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+	                       OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS,
+	                       &c->oaep_md, &c->why)) != 0 ||
+	    (r = p11a_param_md(c->prov, params,
+	                       OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
+	                       OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS,
+	                       &c->mgf1, &c->why)) != 0)
 		return r;
 	p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL);
-	if (p != NULL && (r = set_label(c, p)) != 0)
+	if (p != NULL &&
+	    (r = p11a_param_get_octets(p, &c->label, &c->label_len)) != 0)
 		return r;
 	return 0;
 }
@@ -183,20 +130,14 @@ rc_get_params(struct rsa_cipher *c, OSSL_PARAM params[])
 {
 	OSSL_PARAM *p;
 	const EVP_MD *oaep = c->oaep_md, *mgf1 = c->mgf1;
-	size_t i;
+	int r;
 
 	if (params == NULL)
 		return 0;
 	p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
-	if (p != NULL && p->data_type != OSSL_PARAM_UTF8_STRING &&
-	    !OSSL_PARAM_set_int(p, c->pad))
-		return P11AGENT_E_ARGS;
-	for (i = 0; p != NULL && p->data_type == OSSL_PARAM_UTF8_STRING &&
-	            i < sizeof(pad_names) / sizeof(pad_names[0]);
-	     i++)
-		if (pad_names[i].mode == c->pad &&
-		    !OSSL_PARAM_set_utf8_string(p, pad_names[i].name))
-			return P11AGENT_E_ARGS;
+	if (p != NULL &&
+	    (r = p11a_param_set_named(p, p11a_rsa_pad_names, c->pad)) != 0)
+		return r;
 	p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST);
 	if (p != NULL && !OSSL_PARAM_set_utf8_string(
 	                     p, oaep != NULL ? EVP_MD_get0_name(oaep) : "SHA1"))

@@ -122,8 +122,6 @@ static int
 ecdh_set(struct ecdh *x, const OSSL_PARAM params[])
 {
 	const OSSL_PARAM *p;
-	void *ukm = NULL;
-	size_t len = 0;
 	int r, mode;
 
 	if (params == NULL)
@@ -145,13 +143,9 @@ ecdh_set(struct ecdh *x, const OSSL_PARAM params[])
 	if (p != NULL && !OSSL_PARAM_get_size_t(p, &x->kdf_outlen))
 		return P11AGENT_E_FORMAT;
 	p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_KDF_UKM);
-	if (p != NULL) {
-		if (!OSSL_PARAM_get_octet_string(p, &ukm, 0, &len))
-			return P11AGENT_E_FORMAT;
-		OPENSSL_free(x->ukm);
-		x->ukm = ukm;
-		x->ukm_len = len;
-	}
+	if (p != NULL &&
+	    (r = p11a_param_get_octets(p, &x->ukm, &x->ukm_len)) != 0)
+		return r;
 	return 0;
 }
 

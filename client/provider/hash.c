@@ -3,6 +3,7 @@
  * always runs in another provider (usually "default").
  */
 #include <openssl/obj_mac.h>
+#include <openssl/params.h>
 
 #include "internal.h"
 
@@ -47,6 +48,30 @@ p11a_md_fetch(const struct p11a_prov *prov, const char *name, const char *props,
 		                    name);
 	}
 	*out = md;
+	return 0;
+}
+
+int
+p11a_param_md(const struct p11a_prov *prov, const OSSL_PARAM params[],
+              const char *key, const char *props_key, EVP_MD **md,
+              struct p11a_why *why)
+{
+	const OSSL_PARAM *p, *pp;
+	const char *name, *props = NULL;
+	EVP_MD *m;
+	int r;
+
+	if ((p = OSSL_PARAM_locate_const(params, key)) == NULL)
+		return 0;
+	if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
+		return P11AGENT_E_FORMAT;
+	pp = OSSL_PARAM_locate_const(params, props_key);
+	if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
+		return P11AGENT_E_FORMAT;
+	if ((r = p11a_md_fetch(prov, name, props, &m, why)) != 0)
+		return r;
+	EVP_MD_free(*md);
+	*md = m;
 	return 0;
 }
 

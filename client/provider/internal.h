@@ -126,6 +126,52 @@ EVP_MD *p11a_md_for_size(const struct p11a_prov *prov, size_t len);
 /* The agent's P11AGENT_HASH_* for md; P11AGENT_HASH_NONE for NULL. */
 uint32_t p11a_md_hash(const EVP_MD *md);
 
+/*
+ * Fetches the digest named by the string parameter key of params, with
+ * the property query in props_key when that is there, through
+ * p11a_md_fetch(), and puts it in *md in place of the one there (freed).
+ * *md is left alone when params has no key or on failure.  Returns 0,
+ * P11AGENT_E_FORMAT or an error of p11a_md_fetch().
+ */
+int p11a_param_md(const struct p11a_prov *prov, const OSSL_PARAM params[],
+                  const char *key, const char *props_key, EVP_MD **md,
+                  struct p11a_why *why);
+
+/* params.c: OSSL_PARAM helpers shared by the operation contexts. */
+
+/* A number and the name EVP_PKEY_CTX_ctrl_str() gives it. */
+struct p11a_named {
+	int value;
+	const char *name;
+};
+
+/* The RSA padding modes (RSA_*_PADDING) by name; ends with a NULL name. */
+extern const struct p11a_named p11a_rsa_pad_names[];
+
+/*
+ * Reads p, an int or a string that names a value in names (ended by a
+ * NULL name), into *value.  A string that names nothing leaves *value
+ * alone and is handed back in *other (when other is not NULL) for the
+ * caller to read; *other is NULL otherwise.  Returns 0 or
+ * P11AGENT_E_FORMAT.
+ */
+int p11a_param_get_named(const OSSL_PARAM *p, const struct p11a_named *names,
+                         int *value, const char **other);
+
+/*
+ * Writes value to p: as an int, or into a string parameter as its name in
+ * names (its decimal digits when it has none).  Returns 0 or
+ * P11AGENT_E_ARGS (p does not take it).
+ */
+int p11a_param_set_named(OSSL_PARAM *p, const struct p11a_named *names,
+                         int value);
+
+/*
+ * Replaces *buf (OPENSSL_free()d) with a copy of the octet string p, *len
+ * bytes.  Returns 0 or P11AGENT_E_FORMAT, leaving *buf alone.
+ */
+int p11a_param_get_octets(const OSSL_PARAM *p, uint8_t **buf, size_t *len);
+
 /* key.c */
 
 enum p11a_kind {

@@ -248,65 +248,46 @@ ec_query_operation_name(int operation_id)
 	}
 }
 
-const OSSL_DISPATCH p11a_rsa_keymgmt_functions[] = {
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
-    {OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))km_validate},
-    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
-    {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsa_new},
-    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_import_types},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_import_types},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))rsa_gettable_params},
-    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))rsa_settable_params},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-     (void (*)(void))rsa_query_operation_name},
-    {0, NULL},
-};
+/*
+ * The dispatch table of a key type: the functions every key type shares,
+ * and those that know the type.  Laid out by hand: clang-format does not
+ * keep a braced list inside a macro readable.
+ */
+/* clang-format off */
+#define KEYMGMT_FUNCTIONS(new_fn, load_fn, types_fn, gettable_fn,         \
+                          settable_fn, opname_fn)                         \
+	{                                                                 \
+	    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},            \
+	    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},              \
+	    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},              \
+	    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},          \
+	    {OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))km_validate},    \
+	    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},        \
+	    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},        \
+	    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},\
+	    {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},\
+	    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))new_fn},              \
+	    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))load_fn},            \
+	    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))types_fn},   \
+	    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))types_fn},   \
+	    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,                           \
+	     (void (*)(void))gettable_fn},                                \
+	    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,                           \
+	     (void (*)(void))settable_fn},                                \
+	    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                      \
+	     (void (*)(void))opname_fn},                                  \
+	    {0, NULL},                                                    \
+	}
+/* clang-format on */
 
-const OSSL_DISPATCH p11a_rsapss_keymgmt_functions[] = {
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
-    {OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))km_validate},
-    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
-    {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsapss_new},
-    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_import_types},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_import_types},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))rsa_gettable_params},
-    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))rsa_settable_params},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-     (void (*)(void))rsa_query_operation_name},
-    {0, NULL},
-};
+const OSSL_DISPATCH p11a_rsa_keymgmt_functions[] =
+    KEYMGMT_FUNCTIONS(rsa_new, rsa_load, rsa_import_types, rsa_gettable_params,
+                      rsa_settable_params, rsa_query_operation_name);
 
-const OSSL_DISPATCH p11a_ec_keymgmt_functions[] = {
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
-    {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},
-    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
-    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
-    {OSSL_FUNC_KEYMGMT_VALIDATE, (void (*)(void))km_validate},
-    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
-    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
-    {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new},
-    {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ec_import_types},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_import_types},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))ec_gettable_params},
-    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))ec_settable_params},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-     (void (*)(void))ec_query_operation_name},
-    {0, NULL},
-};
+const OSSL_DISPATCH p11a_rsapss_keymgmt_functions[] = KEYMGMT_FUNCTIONS(
+    rsapss_new, rsa_load, rsa_import_types, rsa_gettable_params,
+    rsa_settable_params, rsa_query_operation_name);
+
+const OSSL_DISPATCH p11a_ec_keymgmt_functions[] =
+    KEYMGMT_FUNCTIONS(ec_new, ec_load, ec_import_types, ec_gettable_params,
+                      ec_settable_params, ec_query_operation_name);

@@ -267,58 +267,48 @@ ecdsa_gettable_ctx_params(void *ctx, void *provctx)
 	return p11a_sig_gettable(1);
 }
 
-const OSSL_DISPATCH p11a_rsa_signature_functions[] = {
-    {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sig_sign_init},
-    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},
-    {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))sig_verify_init},
-    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,
-     (void (*)(void))sig_digest_sign_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,
-     (void (*)(void))sig_digest_sign_final},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,
-     (void (*)(void))sig_digest_verify_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,
-     (void (*)(void))sig_digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,
-     (void (*)(void))sig_digest_verify_final},
-    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},
-    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx},
-    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))rsa_newctx},
-    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,
-     (void (*)(void))rsa_settable_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,
-     (void (*)(void))rsa_gettable_ctx_params},
-    {0, NULL},
-};
+/*
+ * The dispatch table of a signature algorithm: all but the context's
+ * constructor and its parameter lists are shared.  Laid out by hand:
+ * clang-format does not keep a braced list inside a macro readable.
+ */
+/* clang-format off */
+#define SIGNATURE_FUNCTIONS(newctx_fn, settable_fn, gettable_fn)          \
+	{                                                                 \
+	    {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sig_sign_init},\
+	    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},         \
+	    {OSSL_FUNC_SIGNATURE_VERIFY_INIT,                             \
+	     (void (*)(void))sig_verify_init},                            \
+	    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},     \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,                        \
+	     (void (*)(void))sig_digest_sign_init},                       \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE,                      \
+	     (void (*)(void))sig_digest_update},                          \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,                       \
+	     (void (*)(void))sig_digest_sign_final},                      \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,                      \
+	     (void (*)(void))sig_digest_verify_init},                     \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,                    \
+	     (void (*)(void))sig_digest_update},                          \
+	    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,                     \
+	     (void (*)(void))sig_digest_verify_final},                    \
+	    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},   \
+	    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx},     \
+	    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS,                          \
+	     (void (*)(void))sig_set_ctx_params},                         \
+	    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS,                          \
+	     (void (*)(void))sig_get_ctx_params},                         \
+	    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))newctx_fn},      \
+	    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                     \
+	     (void (*)(void))settable_fn},                                \
+	    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                     \
+	     (void (*)(void))gettable_fn},                                \
+	    {0, NULL},                                                    \
+	}
+/* clang-format on */
 
-const OSSL_DISPATCH p11a_ecdsa_signature_functions[] = {
-    {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sig_sign_init},
-    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign},
-    {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))sig_verify_init},
-    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,
-     (void (*)(void))sig_digest_sign_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,
-     (void (*)(void))sig_digest_sign_final},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,
-     (void (*)(void))sig_digest_verify_init},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,
-     (void (*)(void))sig_digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL,
-     (void (*)(void))sig_digest_verify_final},
-    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},
-    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx},
-    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ecdsa_newctx},
-    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,
-     (void (*)(void))ecdsa_settable_ctx_params},
-    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,
-     (void (*)(void))ecdsa_gettable_ctx_params},
-    {0, NULL},
-};
+const OSSL_DISPATCH p11a_rsa_signature_functions[] = SIGNATURE_FUNCTIONS(
+    rsa_newctx, rsa_settable_ctx_params, rsa_gettable_ctx_params);
+
+const OSSL_DISPATCH p11a_ecdsa_signature_functions[] = SIGNATURE_FUNCTIONS(
+    ecdsa_newctx, ecdsa_settable_ctx_params, ecdsa_gettable_ctx_params);

@@ -3,9 +3,7 @@
  * mask hash (as integers or as the names EVP_PKEY_CTX_ctrl_str() uses),
  * and the AlgorithmIdentifier of the signature for CMS and X.509.
  */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
@@ -60,43 +58,23 @@ p11a_sig_gettable(int ec)
 	return ec ? ecdsa_gettable : rsa_gettable;
 }
 
-/* RSA padding modes by the names of EVP_PKEY_CTX_ctrl_str(). */
-static const struct {
-	int mode;
-	const char *name;
-} pad_names[] = {
-    {RSA_PKCS1_PADDING, OSSL_PKEY_RSA_PAD_MODE_PKCSV15},
-    {RSA_PKCS1_PSS_PADDING, OSSL_PKEY_RSA_PAD_MODE_PSS},
-    {RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE},
-    {RSA_X931_PADDING, OSSL_PKEY_RSA_PAD_MODE_X931},
-};
-
-static const struct {
-	int len;
-	const char *name;
-} salt_names[] = {
+/* PSS salt lengths by the names of EVP_PKEY_CTX_ctrl_str(). */
+static const struct p11a_named salt_names[] = {
     {RSA_PSS_SALTLEN_DIGEST, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST},
     {RSA_PSS_SALTLEN_MAX, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX},
     {RSA_PSS_SALTLEN_AUTO, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO},
     {RSA_PSS_SALTLEN_AUTO_DIGEST_MAX, "auto-digestmax"},
+    {0, NULL},
 };
 
 static int
 set_pad(struct p11a_sig *s, const OSSL_PARAM *p)
 {
-	const char *name;
-	int mode = 0;
-	size_t i;
+	int mode = 0, r;
 
-	if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-			return P11AGENT_E_FORMAT;
-		for (i = 0; i < sizeof(pad_names) / sizeof(pad_names[0]); i++)
-			if (strcmp(name, pad_names[i].name) == 0)
-				mode = pad_names[i].mode;
-	} else if (!OSSL_PARAM_get_int(p, &mode)) {
-		return P11AGENT_E_FORMAT;
-	}
+	/* An unknown name leaves mode 0, which is refused below. */
+	if ((r = p11a_param_get_named(p, p11a_rsa_pad_names, &mode, NULL)) != 0)
+		return r;
 	if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING)
 		return p11a_why_set(&s->why, P11AGENT_E_MECH_UNSUPPORTED,
 		                    "RSA signatures with p11agent keys are "
@@ -115,29 +93,17 @@ set_saltlen(struct p11a_sig *s, const OSSL_PARAM *p)
 	const char *name;
 	char *end;
 	long v;
-	size_t i;
-	int len;
+	int len = 0, r;
 
-	if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-			return P11AGENT_E_FORMAT;
-		for (i = 0; i < sizeof(salt_names) / sizeof(salt_names[0]);
-		     i++) {
-			if (strcmp(name, salt_names[i].name) == 0)
-				break;
-		}
-		if (i < sizeof(salt_names) / sizeof(salt_names[0])) {
-			len = salt_names[i].len;
-		} else {
-			v = strtol(name, &end, 10);
-			if (end == name || *end != '\0' || v < 0 || v > 4096)
-				return p11a_why_set(&s->why, P11AGENT_E_ARGS,
-				                    "bad PSS salt length %s",
-				                    name);
-			len = (int)v;
-		}
-	} else if (!OSSL_PARAM_get_int(p, &len)) {
-		return P11AGENT_E_FORMAT;
+	if ((r = p11a_param_get_named(p, salt_names, &len, &name)) != 0)
+		return r;
+	if (name != NULL) {
+		/* Not a name: a length in decimal. */
+		v = strtol(name, &end, 10);
+		if (end == name || *end != '\0' || v < 0 || v > 4096)
+			return p11a_why_set(&s->why, P11AGENT_E_ARGS,
+			                    "bad PSS salt length %s", name);
+		len = (int)v;
 	}
 	if (len < RSA_PSS_SALTLEN_AUTO_DIGEST_MAX)
 		return p11a_why_set(&s->why, P11AGENT_E_ARGS,
@@ -152,19 +118,11 @@ static int
 set_md(struct p11a_sig *s, const OSSL_PARAM params[], const char *key,
        const char *props_key, EVP_MD **md)
 {
-	const OSSL_PARAM *p, *pp;
-	const char *name, *props = NULL;
-	EVP_MD *m;
+	EVP_MD *m = NULL;
 	int r;
 
-	if ((p = OSSL_PARAM_locate_const(params, key)) == NULL)
-		return 0;
-	if (!OSSL_PARAM_get_utf8_string_ptr(p, &name))
-		return P11AGENT_E_FORMAT;
-	pp = OSSL_PARAM_locate_const(params, props_key);
-	if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &props))
-		return P11AGENT_E_FORMAT;
-	if ((r = p11a_md_fetch(s->prov, name, props, &m, &s->why)) != 0)
+	r = p11a_param_md(s->prov, params, key, props_key, &m, &s->why);
+	if (r != 0 || m == NULL)
 		return r;
 	/* Streaming already hashes with the digest of the init call. */
 	if (md == &s->md && s->mdctx != NULL && s->md != NULL &&
@@ -264,38 +222,6 @@ get_algid(struct p11a_sig *s, OSSL_PARAM *p)
 }
 
 static int
-get_pad(struct p11a_sig *s, OSSL_PARAM *p)
-{
-	size_t i;
-
-	if (p->data_type != OSSL_PARAM_UTF8_STRING)
-		return OSSL_PARAM_set_int(p, s->pad) ? 0 : P11AGENT_E_ARGS;
-	for (i = 0; i < sizeof(pad_names) / sizeof(pad_names[0]); i++)
-		if (pad_names[i].mode == s->pad)
-			return OSSL_PARAM_set_utf8_string(p, pad_names[i].name)
-			           ? 0
-			           : P11AGENT_E_ARGS;
-	return P11AGENT_E_INTERNAL;
-}
-
-static int
-get_saltlen(struct p11a_sig *s, OSSL_PARAM *p)
-{
-	char buf[16];
-	size_t i;
-
-	if (p->data_type != OSSL_PARAM_UTF8_STRING)
-		return OSSL_PARAM_set_int(p, s->saltlen) ? 0 : P11AGENT_E_ARGS;
-	for (i = 0; i < sizeof(salt_names) / sizeof(salt_names[0]); i++)
-		if (salt_names[i].len == s->saltlen)
-			return OSSL_PARAM_set_utf8_string(p, salt_names[i].name)
-			           ? 0
-			           : P11AGENT_E_ARGS;
-	(void)snprintf(buf, sizeof(buf), "%d", s->saltlen);
-	return OSSL_PARAM_set_utf8_string(p, buf) ? 0 : P11AGENT_E_ARGS;
-}
-
-static int
 get_md_name(const EVP_MD *md, OSSL_PARAM *p)
 {
 	if (md == NULL)
@@ -322,10 +248,12 @@ p11a_sig_get_params(struct p11a_sig *s, OSSL_PARAM params[])
 	if (s->ec)
 		return 0;
 	p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
-	if (p != NULL && (r = get_pad(s, p)) != 0)
+	if (p != NULL &&
+	    (r = p11a_param_set_named(p, p11a_rsa_pad_names, s->pad)) != 0)
 		return r;
 	p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN);
-	if (p != NULL && (r = get_saltlen(s, p)) != 0)
+	if (p != NULL &&
+	    (r = p11a_param_set_named(p, salt_names, s->saltlen)) != 0)
 		return r;
 	p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST);
 	if (p != NULL &&

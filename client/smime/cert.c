@@ -33,7 +33,7 @@ smime_cert_fingerprint(X509 *cert, char out[65])
 bool
 smime_cert_has_email(X509 *cert, const char *addr)
 {
-	STACK_OF(OPENSSL_STRING) *emails;
+	STACK_OF(OPENSSL_STRING) * emails;
 	bool found = false;
 	int i;
 
@@ -51,7 +51,7 @@ smime_cert_has_email(X509 *cert, const char *addr)
 void
 smime_cert_first_email(X509 *cert, char *buf, size_t len)
 {
-	STACK_OF(OPENSSL_STRING) *emails;
+	STACK_OF(OPENSSL_STRING) * emails;
 	const char *e;
 	size_t i;
 

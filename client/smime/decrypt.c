@@ -204,10 +204,10 @@ rid_matches(const struct tlv *rid, X509 *cert, bool rkeyid)
 		name = d2i_X509_NAME(NULL, &op, (long)t.len);
 		op = u.p;
 		serial = d2i_ASN1_INTEGER(NULL, &op, (long)u.len);
-		ok = name != NULL && serial != NULL &&
-		     X509_NAME_cmp(name, X509_get_issuer_name(cert)) == 0 &&
-		     ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(cert)) ==
-		         0;
+		ok =
+		    name != NULL && serial != NULL &&
+		    X509_NAME_cmp(name, X509_get_issuer_name(cert)) == 0 &&
+		    ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(cert)) == 0;
 		X509_NAME_free(name);
 		ASN1_INTEGER_free(serial);
 		return ok;
@@ -295,8 +295,8 @@ ktri_decrypt(struct smime_key *key, const struct tlv *kalg,
 				goto out;
 			}
 			p = ASN1_STRING_get0_data(mv);
-			mgfhash = d2i_X509_ALGOR(NULL, &p,
-			                         ASN1_STRING_length(mv));
+			mgfhash =
+			    d2i_X509_ALGOR(NULL, &p, ASN1_STRING_length(mv));
 			mgf = md_nid_of(mgfhash, NID_undef);
 		} else {
 			mgf = NID_sha1;
@@ -536,8 +536,8 @@ out:
  * certificate.  Sets res->status on failure.
  */
 static int
-find_cek(const struct env *e, const struct smime_decrypt_opts *o,
-         uint8_t *cek, size_t *ceklen, struct smime_decrypt_result *res)
+find_cek(const struct env *e, const struct smime_decrypt_opts *o, uint8_t *cek,
+         size_t *ceklen, struct smime_decrypt_result *res)
 {
 	const uint8_t *p, *q, *s;
 	size_t n, m, k, room = *ceklen;
@@ -565,9 +565,9 @@ find_cek(const struct env *e, const struct smime_decrypt_opts *o,
 			}
 			supported = true;
 			for (i = 0; i < o->nkeys; i++) {
-				if (!rid_matches(&rid,
-				                 smime_key_get0_cert(o->keys[i]),
-				                 false))
+				if (!rid_matches(
+				        &rid, smime_key_get0_cert(o->keys[i]),
+				        false))
 					continue;
 				matched = true;
 				*ceklen = room;
@@ -627,8 +627,8 @@ find_cek(const struct env *e, const struct smime_decrypt_opts *o,
 					*ceklen = room;
 					r = kari_decrypt(o->keys[i], &orig,
 					                 have_ukm ? &ukm : NULL,
-					                 &kalg, &ek, cek, ceklen,
-					                 &st);
+					                 &kalg, &ek, cek,
+					                 ceklen, &st);
 					if (r == 0)
 						return 0;
 					res->key_error = r;
@@ -649,8 +649,8 @@ find_cek(const struct env *e, const struct smime_decrypt_opts *o,
 		st = SMIME_D_LOGIN_REQUIRED;
 	if (matched && st == SMIME_D_NOT_A_RECIPIENT &&
 	    res->key_error != P11A_E_DECRYPT && res->key_error != 0)
-		snprintf(res->detail, sizeof(res->detail),
-		         "the key failed: %d", res->key_error);
+		snprintf(res->detail, sizeof(res->detail), "the key failed: %d",
+		         res->key_error);
 	res->status = st;
 	return P11A_E_DECRYPT;
 }
@@ -699,8 +699,7 @@ decrypt_content(const struct env *e, const uint8_t *cek, size_t ceklen,
 	ps = pv;
 	if (!e->aead) {
 		if (ptype != V_ASN1_OCTET_STRING ||
-		    ASN1_STRING_length(ps) !=
-		        EVP_CIPHER_get_iv_length(c) ||
+		    ASN1_STRING_length(ps) != EVP_CIPHER_get_iv_length(c) ||
 		    (size_t)ASN1_STRING_length(ps) > sizeof(iv))
 			goto out;
 		ivlen = (size_t)ASN1_STRING_length(ps);
@@ -765,9 +764,9 @@ decrypt_content(const struct env *e, const uint8_t *cek, size_t ceklen,
 		r = P11A_E_INTERNAL;
 		goto out;
 	}
-	if (e->aead && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
-	                                   (int)icvlen,
-	                                   (void *)e->mac.c) != 1) {
+	if (e->aead &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, (int)icvlen,
+	                        (void *)e->mac.c) != 1) {
 		r = P11A_E_INTERNAL;
 		goto out;
 	}
@@ -1063,16 +1062,17 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 				goto fail;
 			if (layer == 0) {
 				eol = h.eol == SMIME_EOL_CRLF ? "\r\n" : "\n";
-				if ((r = smime_split_hdrs(&h, &outer, NULL)) != 0)
+				if ((r = smime_split_hdrs(&h, &outer, NULL)) !=
+				    0)
 					goto fail;
 				if (vo.from == NULL &&
-				    smime_addr_first(smime_hdrs_value(&h,
-				                                      "From"),
-				                     from, sizeof(from)))
+				    smime_addr_first(
+				        smime_hdrs_value(&h, "From"), from,
+				        sizeof(from)))
 					vo.from = from;
 			}
-			smime_ct_parse(&ct, smime_hdrs_value(&h,
-			                                     "Content-Type"));
+			smime_ct_parse(&ct,
+			               smime_hdrs_value(&h, "Content-Type"));
 			if (layer > 0 && prot.n == 0 &&
 			    (r = smime_split_hdrs(&h, &prot, NULL)) != 0)
 				goto fail;
@@ -1091,8 +1091,8 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 			if (r != 0)
 				goto fail;
 			if (vst == SMIME_V_MALFORMED) {
-				snprintf(res->detail, sizeof(res->detail),
-				         "%s", si.detail);
+				snprintf(res->detail, sizeof(res->detail), "%s",
+				         si.detail);
 				smime_signer_info_cleanup(&si);
 				goto done;
 			}
@@ -1157,8 +1157,8 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 			if (r != 0)
 				goto fail;
 			if (vst == SMIME_V_MALFORMED) {
-				snprintf(res->detail, sizeof(res->detail),
-				         "%s", si.detail);
+				snprintf(res->detail, sizeof(res->detail), "%s",
+				         si.detail);
 				smime_signer_info_cleanup(&si);
 				goto done;
 			}
@@ -1166,10 +1166,9 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 			pt.len = 0;
 			if ((pos = CMS_get0_content(cms)) == NULL ||
 			    *pos == NULL ||
-			    (r = smime_put(&pt.base,
-			                   ASN1_STRING_get0_data(*pos),
-			                   (size_t)ASN1_STRING_length(*pos))) !=
-			        0) {
+			    (r = smime_put(
+			         &pt.base, ASN1_STRING_get0_data(*pos),
+			         (size_t)ASN1_STRING_length(*pos))) != 0) {
 				snprintf(res->detail, sizeof(res->detail),
 				         "signed-data without content");
 				r = 0;
@@ -1195,8 +1194,7 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 	res->status = SMIME_D_MALFORMED;
 done:
 	r = 0;
-	if (res->status == SMIME_D_OK && !res->encrypted &&
-	    !res->signed_layer)
+	if (res->status == SMIME_D_OK && !res->encrypted && !res->signed_layer)
 		res->status = SMIME_D_MALFORMED;
 fail:
 	ERR_clear_error();

@@ -49,7 +49,8 @@ sinkbio_new(struct smime_sink *s, BIO_METHOD **meth)
 {
 	BIO *b;
 
-	*meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime");
+	*meth =
+	    BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "smime");
 	if (*meth == NULL || !BIO_meth_set_write(*meth, sinkbio_write) ||
 	    !BIO_meth_set_ctrl(*meth, sinkbio_ctrl) ||
 	    !BIO_meth_set_create(*meth, sinkbio_create) ||
@@ -147,16 +148,15 @@ write_plain(int in_fd, int tmp_fd, const struct smime_encrypt_opts *o,
 		if (r != 0)
 			goto out;
 	}
-	if (o->protect_headers && smime_hdrs_get(&entity, "Content-Type") ==
-	                              NULL &&
+	if (o->protect_headers &&
+	    smime_hdrs_get(&entity, "Content-Type") == NULL &&
 	    (r = smime_hdrs_add(&inner, "Content-Type: text/plain; "
 	                                "charset=utf-8; hp=\"cipher\"")) != 0)
 		goto out;
 	lo.hash = NULL;
 	lo.out = &out.base;
 	lo.out_eol = "\r\n";
-	if ((r = smime_canon_entity(&rd, &inner, SMIME_CANON_BINARY, &lo)) !=
-	    0)
+	if ((r = smime_canon_entity(&rd, &inner, SMIME_CANON_BINARY, &lo)) != 0)
 		goto out;
 	r = smime_finish(&out.base);
 out:
@@ -189,7 +189,8 @@ add_recipients(CMS_ContentInfo *cms, const struct smime_encrypt_opts *o)
 			if (pc == NULL ||
 			    EVP_PKEY_CTX_set_rsa_padding(
 			        pc, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-			    EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha256()) <= 0 ||
+			    EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha256()) <=
+			        0 ||
 			    EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256()) <= 0)
 				return P11A_E_INTERNAL;
 		} else if (EVP_PKEY_is_a(pk, "EC")) {

@@ -49,7 +49,6 @@ int smime_verify_entity(struct smime_rd *rd, const struct smime_hdrs *h,
  * When the input is bare CMS (DER, or PEM) rather than mail, reads it
  * all into mem (decoded) and sets *bare.  Returns 0 or a negative code.
  */
-int smime_bare_cms(struct smime_rd *rd, struct smime_memsink *mem,
-                   bool *bare);
+int smime_bare_cms(struct smime_rd *rd, struct smime_memsink *mem, bool *bare);
 
 #endif

@@ -16,7 +16,7 @@ struct smime_key {
 	const struct smime_key_ops *ops;
 	void *ctx;
 	X509 *cert;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 };
 
 struct smime_key *
@@ -69,8 +69,7 @@ smime_key_add1_chain(struct smime_key *k, X509 *ca)
 	return 0;
 }
 
-STACK_OF(X509) *
-smime_key_get0_chain(const struct smime_key *k)
+STACK_OF(X509) * smime_key_get0_chain(const struct smime_key *k)
 {
 	return k->chain;
 }
@@ -122,11 +121,11 @@ pkey_sign(void *ctx, int md_nid, int pss, const uint8_t *dgst, size_t dlen,
 	if (EVP_PKEY_sign_init(pc) <= 0 ||
 	    EVP_PKEY_CTX_set_signature_md(pc, md) <= 0)
 		goto out;
-	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) <=
-	                0 ||
-	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) <=
-	                0 ||
-	            EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) <= 0))
+	if (pss &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) <=
+	         0 ||
+	     EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) <= 0))
 		goto out;
 	if (EVP_PKEY_sign(pc, sig, siglen, dgst, dlen) <= 0)
 		goto out;
@@ -161,8 +160,8 @@ pkey_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
 		if (label_len > 0) {
 			if ((l = OPENSSL_memdup(label, label_len)) == NULL)
 				goto out;
-			if (EVP_PKEY_CTX_set0_rsa_oaep_label(pc, l,
-			                                     (int)label_len) <= 0)
+			if (EVP_PKEY_CTX_set0_rsa_oaep_label(
+			        pc, l, (int)label_len) <= 0)
 				goto out;
 			l = NULL;
 		}

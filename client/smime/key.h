@@ -35,8 +35,8 @@ struct smime_key_ops {
 	               const uint8_t *ct, size_t ctlen, uint8_t *pt,
 	               size_t *ptlen);
 	/* ECDH with the peer's uncompressed point: the raw x coordinate. */
-	int (*derive)(void *ctx, const uint8_t *point, size_t plen,
-	              uint8_t *z, size_t *zlen);
+	int (*derive)(void *ctx, const uint8_t *point, size_t plen, uint8_t *z,
+	              size_t *zlen);
 	void (*free)(void *ctx);
 };
 
@@ -61,7 +61,7 @@ X509 *smime_key_get0_cert(const struct smime_key *key);
 
 /* Adds a CA certificate to send along with signatures (up-ref'd). */
 int smime_key_add1_chain(struct smime_key *key, X509 *ca);
-STACK_OF(X509) *smime_key_get0_chain(const struct smime_key *key);
+STACK_OF(X509) * smime_key_get0_chain(const struct smime_key *key);
 
 int smime_key_sign(struct smime_key *key, int md_nid, int pss,
                    const uint8_t *dgst, size_t dlen, uint8_t *sig,

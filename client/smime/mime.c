@@ -227,7 +227,8 @@ smime_hdrs_write(const struct smime_hdrs *h, struct smime_sink *s,
 	for (i = 0; i < h->n; i++) {
 		for (p = h->v[i].raw;; p = nl + 1) {
 			nl = strchr(p, '\n');
-			smime_put(s, p, nl != NULL ? (size_t)(nl - p) : strlen(p));
+			smime_put(s, p,
+			          nl != NULL ? (size_t)(nl - p) : strlen(p));
 			smime_puts(s, eol);
 			if (nl == NULL)
 				break;

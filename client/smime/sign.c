@@ -104,8 +104,8 @@ set_pss_alg(CMS_SignerInfo *si, const EVP_MD *md)
 	    (pp->saltLength = ASN1_INTEGER_new()) == NULL)
 		goto out;
 	X509_ALGOR_set_md(pp->hashAlgorithm, md);
-	if ((mgfp = ASN1_item_pack(pp->hashAlgorithm, ASN1_ITEM_rptr(X509_ALGOR),
-	                           NULL)) == NULL ||
+	if ((mgfp = ASN1_item_pack(pp->hashAlgorithm,
+	                           ASN1_ITEM_rptr(X509_ALGOR), NULL)) == NULL ||
 	    !X509_ALGOR_set0(pp->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
 	                     V_ASN1_SEQUENCE, mgfp))
 		goto out;
@@ -163,7 +163,7 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
                         size_t *derlen)
 {
 	CMS_ContentInfo *cms = NULL, *cms2 = NULL;
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	CMS_SignerInfo *si;
 	STACK_OF(X509) *chain = smime_key_get0_chain(key);
 	X509 *cert = smime_key_get0_cert(key);
@@ -185,8 +185,8 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
 	/* The public key stands in for the private one: CMS_PARTIAL makes
 	 * OpenSSL set everything up but sign; we sign below. */
 	if ((si = CMS_add1_signer(cms, cert, X509_get0_pubkey(cert), md,
-	                          CMS_PARTIAL | CMS_CADES |
-	                              CMS_NOSMIMECAP)) == NULL) {
+	                          CMS_PARTIAL | CMS_CADES | CMS_NOSMIMECAP)) ==
+	    NULL) {
 		r = P11A_E_KEY_TYPE;
 		goto out;
 	}
@@ -434,8 +434,8 @@ sign_detached(struct sign_run *s, enum smime_canon_mode mode)
 		return r;
 	if ((r = digest_final(&s->hs, dg, &dglen)) != 0)
 		return r;
-	if ((r = smime_build_signed_data(s->o->key, s->o->md_nid, s->o->pss,
-	                                 dg, dglen, &der, &derlen)) != 0)
+	if ((r = smime_build_signed_data(s->o->key, s->o->md_nid, s->o->pss, dg,
+	                                 dglen, &der, &derlen)) != 0)
 		return r;
 	r = write_signature_part(s, der, derlen);
 	OPENSSL_free(der);
@@ -446,10 +446,9 @@ static int
 sign_opaque(struct sign_run *s, enum smime_canon_mode mode)
 {
 	/* ContentInfo, [0], SignedData (all indefinite), version 1. */
-	static const uint8_t head[] = {0x30, 0x80, 0x06, 0x09, 0x2a, 0x86,
-	                               0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07,
-	                               0x02, 0xa0, 0x80, 0x30, 0x80, 0x02,
-	                               0x01, 0x01};
+	static const uint8_t head[] = {0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48,
+	                               0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0,
+	                               0x80, 0x30, 0x80, 0x02, 0x01, 0x01};
 	/* encapContentInfo: id-data, [0], constructed OCTET STRING. */
 	static const uint8_t encap[] = {0x30, 0x80, 0x06, 0x09, 0x2a, 0x86,
 	                                0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07,
@@ -515,8 +514,8 @@ sign_opaque(struct sign_run *s, enum smime_canon_mode mode)
 	smime_put(&b64.base, eoc3, sizeof(eoc3));
 	if ((r = digest_final(&s->hs, dg, &dglen)) != 0)
 		goto out;
-	if ((r = smime_build_signed_data(s->o->key, s->o->md_nid, s->o->pss,
-	                                 dg, dglen, &der, &derlen)) != 0)
+	if ((r = smime_build_signed_data(s->o->key, s->o->md_nid, s->o->pss, dg,
+	                                 dglen, &der, &derlen)) != 0)
 		goto out;
 	if ((r = signed_data_tail(der, derlen, &tail, &tlen)) != 0)
 		goto out;
@@ -533,8 +532,7 @@ out:
 }
 
 static int
-sign_once(struct sign_run *s, int in_fd, int out_fd,
-          enum smime_canon_mode mode)
+sign_once(struct sign_run *s, int in_fd, int out_fd, enum smime_canon_mode mode)
 {
 	const struct smime_sign_opts *o = s->o;
 	int r;
@@ -549,8 +547,8 @@ sign_once(struct sign_run *s, int in_fd, int out_fd,
 		return r;
 	if ((r = smime_split_hdrs(&s->hdrs, &s->outer, &s->entity)) != 0)
 		return r;
-	s->eol = (o->entity_only || s->hdrs.eol == SMIME_EOL_CRLF) ? "\r\n"
-	                                                            : "\n";
+	s->eol =
+	    (o->entity_only || s->hdrs.eol == SMIME_EOL_CRLF) ? "\r\n" : "\n";
 	if (!o->entity_only &&
 	    (r = smime_hdrs_write(&s->outer, &s->out.base, s->eol)) != 0)
 		return r;

@@ -74,7 +74,7 @@ struct smime_signer_info {
 	char fingerprint[65]; /* SHA-256, lower-case hex */
 	char not_after[32];   /* "YYYY-MM-DDTHH:MM:SSZ" */
 	char signing_time[32];
-	char digest[16]; /* "sha256" */
+	char digest[16];  /* "sha256" */
 	char detail[256]; /* why, for humans */
 	X509 *cert;       /* owned; NULL when unknown */
 };
@@ -107,8 +107,7 @@ struct smime_digests {
 int smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
                      const struct smime_digests *dg,
                      const struct smime_verify_opts *o,
-                     enum smime_vstatus *status,
-                     struct smime_signer_info *si);
+                     enum smime_vstatus *status, struct smime_signer_info *si);
 
 void smime_signer_info_cleanup(struct smime_signer_info *si);
 
@@ -119,8 +118,8 @@ void smime_signer_info_cleanup(struct smime_signer_info *si);
  * Returns 0 (the verdict is in *status) or a negative code.
  */
 int smime_verify(struct smime_rd *rd, int content_fd,
-                 const struct smime_verify_opts *o,
-                 enum smime_vstatus *status, struct smime_signer_info *si);
+                 const struct smime_verify_opts *o, enum smime_vstatus *status,
+                 struct smime_signer_info *si);
 
 /* Encryption. */
 
@@ -133,9 +132,9 @@ enum smime_cipher {
 };
 
 struct smime_encrypt_opts {
-	STACK_OF(X509) *recipients; /* all of them, self included */
-	enum smime_cipher cipher;   /* not AUTO here */
-	bool oaep;                  /* RSAES-OAEP (SHA-256) for RSA */
+	STACK_OF(X509) * recipients; /* all of them, self included */
+	enum smime_cipher cipher;    /* not AUTO here */
+	bool oaep;                   /* RSAES-OAEP (SHA-256) for RSA */
 	/* Header protection: the real fields go inside, the outer Subject
 	 * becomes "...". */
 	bool protect_headers;

@@ -200,7 +200,8 @@ read_meta(const char *dir, const char *fp, struct meta *m)
 		else if (strncmp(line, "seen=", 5) == 0)
 			m->seen = (time_t)strtoll(line + 5, NULL, 10);
 		else if (strncmp(line, "source=", 7) == 0)
-			snprintf(m->source, sizeof(m->source), "%.15s", line + 7);
+			snprintf(m->source, sizeof(m->source), "%.15s",
+			         line + 7);
 	}
 	fclose(f);
 }
@@ -257,8 +258,7 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 	                     "capsbits=%x\ncaps=%s\nemails=",
 	                     fp, (long long)time(NULL), source, caps, capsbuf);
 	emails = X509_get1_email(cert);
-	for (i = 0; i < sk_OPENSSL_STRING_num(emails) && o < sizeof(meta);
-	     i++)
+	for (i = 0; i < sk_OPENSSL_STRING_num(emails) && o < sizeof(meta); i++)
 		o += (size_t)snprintf(meta + o, sizeof(meta) - o, "%s%s",
 		                      i > 0 ? "," : "",
 		                      sk_OPENSSL_STRING_value(emails, i));
@@ -517,13 +517,13 @@ add_to_stack(void *ctx, const char *fp, X509 *x)
 }
 
 int
-smime_store_load_certs(struct smime_store *s, STACK_OF(X509) *sk)
+smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
 	return each_pem(s->dir, add_to_stack, sk);
 }
 
 int
-smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) *sk)
+smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) * sk)
 {
 	char dir[4096], path[4096];
 	struct dirent *de;
@@ -557,7 +557,7 @@ smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) *sk)
 unsigned
 smime_caps_parse(const unsigned char *der, long len)
 {
-	STACK_OF(X509_ALGOR) *algs;
+	STACK_OF(X509_ALGOR) * algs;
 	const ASN1_OBJECT *obj;
 	unsigned caps = SMIME_CAP_KNOWN;
 	int i;

@@ -48,7 +48,8 @@ const char *smime_store_dir(const struct smime_store *s);
 int smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
                     const char *source);
 
-/* Removes a certificate (and trusted root) by fingerprint; P11A_E_KEY_NOT_FOUND. */
+/* Removes a certificate (and trusted root) by fingerprint;
+ * P11A_E_KEY_NOT_FOUND. */
 int smime_store_remove(struct smime_store *s, const char *fingerprint);
 
 /* Adds a root the user trusts. */
@@ -84,10 +85,10 @@ unsigned smime_store_caps(struct smime_store *s, X509 *cert);
 int smime_store_load_trust(struct smime_store *s, X509_STORE *xs);
 
 /* Adds every stored certificate to sk (for building chains). */
-int smime_store_load_certs(struct smime_store *s, STACK_OF(X509) *sk);
+int smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk);
 
 /* Adds the stored CRLs to sk. */
-int smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) *sk);
+int smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) * sk);
 
 /* SMIMECapabilities of a signer info, as SMIME_CAP_* bits. */
 unsigned smime_caps_parse(const unsigned char *der, long len);

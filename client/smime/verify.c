@@ -94,11 +94,11 @@ static void
 fill_signer(struct smime_signer_info *si, X509 *cert)
 {
 	smime_cert_first_email(cert, si->email, sizeof(si->email));
-	name_str(X509_get_subject_name(cert), si->subject,
-	         sizeof(si->subject));
+	name_str(X509_get_subject_name(cert), si->subject, sizeof(si->subject));
 	name_str(X509_get_issuer_name(cert), si->issuer, sizeof(si->issuer));
 	smime_cert_fingerprint(cert, si->fingerprint);
-	time_str(X509_get0_notAfter(cert), si->not_after, sizeof(si->not_after));
+	time_str(X509_get0_notAfter(cert), si->not_after,
+	         sizeof(si->not_after));
 	if (si->cert == NULL && X509_up_ref(cert))
 		si->cert = cert;
 }
@@ -119,7 +119,7 @@ md_name(int nid, char *buf, size_t len)
 
 /* Revocation from the CRLs at hand, for every link of chain. */
 static bool
-is_revoked(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls)
+is_revoked(STACK_OF(X509) * chain, STACK_OF(X509_CRL) * crls)
 {
 	X509_REVOKED *rev;
 	X509_CRL *crl;
@@ -147,7 +147,7 @@ is_revoked(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls)
 }
 
 static void
-load_crls_file(const char *path, STACK_OF(X509_CRL) *sk)
+load_crls_file(const char *path, STACK_OF(X509_CRL) * sk)
 {
 	X509_CRL *crl;
 	BIO *b;
@@ -164,7 +164,7 @@ load_crls_file(const char *path, STACK_OF(X509_CRL) *sk)
 
 /* Chain, purpose, validity and revocation of the signer certificate. */
 static enum smime_vstatus
-check_cert(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509_CRL) *crls,
+check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
            const struct smime_verify_opts *o, char *detail, size_t dlen)
 {
 	enum smime_vstatus st = SMIME_V_UNTRUSTED;
@@ -192,7 +192,8 @@ check_cert(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509_CRL) *crls,
 		X509_STORE_CTX_set_time(ctx, 0, o->now);
 	if (X509_verify_cert(ctx) != 1) {
 		err = X509_STORE_CTX_get_error(ctx);
-		snprintf(detail, dlen, "%s", X509_verify_cert_error_string(err));
+		snprintf(detail, dlen, "%s",
+		         X509_verify_cert_error_string(err));
 		switch (err) {
 		case X509_V_ERR_CERT_HAS_EXPIRED:
 		case X509_V_ERR_CERT_NOT_YET_VALID:
@@ -250,8 +251,8 @@ find_digest(const struct smime_digests *dg, int nid, unsigned *len)
 /* Checks one SignerInfo; returns its verdict. */
 static enum smime_vstatus
 check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
-             const struct smime_digests *dg, STACK_OF(X509) *untrusted,
-             STACK_OF(X509_CRL) *crls, const struct smime_verify_opts *o,
+             const struct smime_digests *dg, STACK_OF(X509) * untrusted,
+             STACK_OF(X509_CRL) * crls, const struct smime_verify_opts *o,
              struct smime_signer_info *info, unsigned *caps)
 {
 	X509 *signer = NULL;
@@ -323,8 +324,8 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
 
 		pc = EVP_PKEY_CTX_new(X509_get0_pubkey(signer), NULL);
 		ok = pc != NULL && EVP_PKEY_verify_init(pc) > 0 &&
-		     EVP_PKEY_CTX_set_signature_md(pc, EVP_get_digestbynid(
-		                                           nid)) > 0 &&
+		     EVP_PKEY_CTX_set_signature_md(
+		         pc, EVP_get_digestbynid(nid)) > 0 &&
 		     EVP_PKEY_verify(pc, ASN1_STRING_get0_data(sig),
 		                     (size_t)ASN1_STRING_length(sig), want,
 		                     wantlen) == 1;
@@ -377,11 +378,11 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
 int
 smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
                  const struct smime_digests *dg,
-                 const struct smime_verify_opts *o,
-                 enum smime_vstatus *status, struct smime_signer_info *info)
+                 const struct smime_verify_opts *o, enum smime_vstatus *status,
+                 struct smime_signer_info *info)
 {
 	CMS_ContentInfo *cms = NULL;
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	STACK_OF(X509) *untrusted = NULL, *extra = NULL;
 	STACK_OF(X509_CRL) *crls = NULL, *cmscrls = NULL;
 	struct smime_signer_info cur;
@@ -452,8 +453,9 @@ smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
 	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
 		caps = 0;
 		smime_signer_info_cleanup(&cur);
-		st = check_signer(cms, sk_CMS_SignerInfo_value(sis, i),
-		                  detached, dg, untrusted, crls, o, &cur, &caps);
+		st =
+		    check_signer(cms, sk_CMS_SignerInfo_value(sis, i), detached,
+		                 dg, untrusted, crls, o, &cur, &caps);
 		if (!have || st < best) {
 			smime_signer_info_cleanup(info);
 			*info = cur;
@@ -670,8 +672,8 @@ verify_multipart(struct smime_rd *rd, const char *b, const char *micalg,
 	}
 	smime_ct_parse(&ct, smime_hdrs_value(&ph, "Content-Type"));
 	r = read_part(rd, b,
-	              smime_cte_parse(smime_hdrs_value(
-	                  &ph, "Content-Transfer-Encoding")) ==
+	              smime_cte_parse(
+	                  smime_hdrs_value(&ph, "Content-Transfer-Encoding")) ==
 	                  SMIME_CTE_BASE64,
 	              &sig, &kind);
 	if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
@@ -719,11 +721,11 @@ smime_read_body(struct smime_rd *rd, const struct smime_hdrs *h,
 {
 	int kind;
 
-	return read_part(rd, NULL,
-	                 smime_cte_parse(smime_hdrs_value(
-	                     h, "Content-Transfer-Encoding")) ==
-	                     SMIME_CTE_BASE64,
-	                 mem, &kind);
+	return read_part(
+	    rd, NULL,
+	    smime_cte_parse(smime_hdrs_value(h, "Content-Transfer-Encoding")) ==
+	        SMIME_CTE_BASE64,
+	    mem, &kind);
 }
 
 static int
@@ -878,8 +880,8 @@ verify_in_multipart(struct smime_rd *rd, const char *b, int content_fd,
 		smime_ct_parse(&ct, smime_hdrs_value(&ph, "Content-Type"));
 		if (smime_ct_is(&ct, "multipart/signed") ||
 		    smime_is_pkcs7_mime(&ct)) {
-			r = smime_verify_entity(rd, &ph, content_fd, &oo, status,
-			                        si);
+			r = smime_verify_entity(rd, &ph, content_fd, &oo,
+			                        status, si);
 			goto out;
 		}
 		if ((r = skip_to(rd, bnd, &kind)) != 0)
