@@ -92,6 +92,7 @@ decrypt_dispatch(struct tok_op *op, const struct tok_decrypt_params *p,
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	struct tok_token *t = op->key->token;
 	CK_RV rv = CKR_OK;
 	int r;
 
@@ -114,10 +115,23 @@ decrypt_dispatch(struct tok_op *op, const struct tok_decrypt_params *p,
 	mech.mechanism = CKM_RSA_PKCS_OAEP;
 	mech.pParameter = &oaep;
 	mech.ulParameterLen = sizeof(oaep);
+	if (atomic_load(&t->oaep_label_on_host) && p->label_len > 0 &&
+	    !t->no_host_padding)
+		return decrypt_oaep_on_host(op, p, ct, ct_len, pt, pt_len, err);
 	r = decrypt_once(op, &mech, ct, ct_len, pt, pt_len, &rv, err);
-	if (r != 0 && tok_op_is_param_refusal(rv) &&
-	    !op->key->token->no_host_padding)
-		r = decrypt_oaep_on_host(op, p, ct, ct_len, pt, pt_len, err);
+	if (r == 0 || t->no_host_padding)
+		return r;
+	if (tok_op_is_param_refusal(rv))
+		return decrypt_oaep_on_host(op, p, ct, ct_len, pt, pt_len, err);
+	/*
+	 * SoftHSM 2.6 takes an OAEP label at C_DecryptInit and then fails
+	 * every C_Decrypt (CKR_GENERAL_ERROR).  Try the host once; if that
+	 * works, the token's labels are broken and the host does them from
+	 * now on.  Either way the caller hears one uniform answer.
+	 */
+	if (p->label_len > 0 && r == P11A_E_DECRYPT && !op->broken &&
+	    (r = decrypt_oaep_on_host(op, p, ct, ct_len, pt, pt_len, err)) == 0)
+		atomic_store(&t->oaep_label_on_host, 1);
 	return r;
 }
 

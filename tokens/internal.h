@@ -43,8 +43,9 @@ struct tok_token {
 	atomic_ulong ck_flags; /* from the last C_GetTokenInfo */
 	atomic_int present;
 	atomic_int logged_in;
-	int no_host_padding;          /* copied from the ctx config */
-	atomic_int host_padding_used; /* a fallback ran on this token */
+	int no_host_padding;           /* copied from the ctx config */
+	atomic_int host_padding_used;  /* a fallback ran on this token */
+	atomic_int oaep_label_on_host; /* the token mishandles OAEP labels */
 	/* Only when a key on this token needs a context-specific login. */
 	pthread_mutex_t pin_lock;
 	char *kept_pin;

@@ -19,6 +19,9 @@
 #include "exit.h"
 #include "smime_cli.h"
 #include "util.h"
+#ifdef P11A_SMIME_VIA_PROVIDER
+#include "provider.h"
+#endif
 
 static int
 copy_fd(int from, int to)
@@ -333,6 +336,30 @@ cli_smime_load_key(struct p11agent_conn *conn, const struct p11agent_key *k)
 		        k->uri);
 		return NULL;
 	}
+#ifdef P11A_SMIME_VIA_PROVIDER
+	/* Through the p11agent OpenSSL provider: agent keys as EVP_PKEYs.
+	 * Not the default yet: the agent's error codes (login required,
+	 * key not found) do not come through EVP. */
+	{
+		EVP_PKEY *pk;
+
+		(void)ak;
+		if (p11a_provider_add_builtin(NULL) != 0 ||
+		    setenv("P11AGENT_SOCK", p11agent_conn_path(conn), 1) != 0 ||
+		    (pk = p11a_provider_load_key(NULL, k->uri, NULL)) == NULL) {
+			fprintf(stderr,
+			        "p11: %s: the provider cannot load the "
+			        "key\n",
+			        k->uri);
+			X509_free(cert);
+			return NULL;
+		}
+		key = smime_key_from_pkey(pk, cert);
+		EVP_PKEY_free(pk);
+		X509_free(cert);
+		return key;
+	}
+#endif
 	if ((ak = calloc(1, sizeof(*ak))) == NULL ||
 	    (ak->uri = strdup(k->uri)) == NULL) {
 		free(ak);

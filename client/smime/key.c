@@ -142,7 +142,8 @@ pkey_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
 {
 	EVP_PKEY *pkey = ctx;
 	EVP_PKEY_CTX *pc;
-	uint8_t *l = NULL;
+	uint8_t *l = NULL, *tmp = NULL;
+	size_t tmplen;
 	int r = P11A_E_DECRYPT;
 
 	if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
@@ -168,10 +169,18 @@ pkey_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
 	} else if (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) <= 0) {
 		goto out;
 	}
-	if (EVP_PKEY_decrypt(pc, pt, ptlen, ct, ctlen) <= 0)
+	/* OpenSSL wants room for a whole modulus; the CEK is smaller. */
+	tmplen = (size_t)EVP_PKEY_get_size(pkey);
+	if ((tmp = OPENSSL_malloc(tmplen)) == NULL)
 		goto out;
+	if (EVP_PKEY_decrypt(pc, tmp, &tmplen, ct, ctlen) <= 0 ||
+	    tmplen > *ptlen)
+		goto out;
+	memcpy(pt, tmp, tmplen);
+	*ptlen = tmplen;
 	r = 0;
 out:
+	OPENSSL_clear_free(tmp, (size_t)EVP_PKEY_get_size(pkey));
 	OPENSSL_free(l);
 	EVP_PKEY_CTX_free(pc);
 	return r;

@@ -245,7 +245,7 @@ skip_cfws(const char *p)
 	int depth;
 
 	for (;;) {
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
 		if (*p != '(')
 			return p;

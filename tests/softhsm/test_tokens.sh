@@ -95,6 +95,7 @@ for name in rsa2048 rsa4096; do
 	t_check "$name OAEP-SHA1 ciphertext from openssl decrypts" encrypt_and_decrypt $name oaep sha1
 	t_check "$name OAEP-SHA256 ciphertext from openssl decrypts" encrypt_and_decrypt $name oaep sha256
 	t_check "$name OAEP-SHA256 with a label decrypts" encrypt_and_decrypt $name oaep sha256 "p11agent label"
+	t_check "$name OAEP-SHA1 with a label decrypts" encrypt_and_decrypt $name oaep sha1 "p11agent label"
 done
 
 bad_ciphertext() {

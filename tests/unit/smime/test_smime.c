@@ -1,0 +1,570 @@
+/*
+ * test_smime: unit tests of client/smime with software keys (no token, no
+ * agent): MIME helpers, base64, canonical form, the certificate store,
+ * and sign/verify and encrypt/decrypt round trips through struct
+ * smime_key's EVP_PKEY kind (the one the OpenSSL provider will use), plus
+ * truncation and bit-flip loops over signed and encrypted messages.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "proto/err.h"
+#include "canon.h"
+#include "io.h"
+#include "mime.h"
+#include "smime.h"
+#include "store.h"
+
+/* Helpers. */
+
+static int
+mem_fd(const char *data, size_t len)
+{
+	int fd;
+
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+static char *
+fd_text(int fd, size_t *len)
+{
+	char buf[4096], *p = NULL, *np;
+	size_t n = 0;
+	ssize_t got;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		np = realloc(p, n + (size_t)got + 1);
+		assert_non_null(np);
+		p = np;
+		memcpy(p + n, buf, (size_t)got);
+		n += (size_t)got;
+	}
+	assert_non_null(p);
+	p[n] = '\0';
+	*len = n;
+	return p;
+}
+
+/* A self-signed S/MIME certificate for addr (EC P-256 or RSA-2048). */
+static X509 *
+make_cert(EVP_PKEY **key, const char *addr, int rsa)
+{
+	X509 *x = X509_new();
+	X509_NAME *n;
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	char san[300];
+
+	*key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+	assert_non_null(*key);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), rsa ? 7 : 9);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365);
+	X509_set_pubkey(x, *key);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"Test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	snprintf(san, sizeof(san), "email:%s", addr);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+	                          rsa ? "digitalSignature,keyEncipherment"
+	                              : "digitalSignature,keyAgreement");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage,
+	                          "emailProtection");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext =
+	    X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, *key, EVP_sha256()) > 0);
+	return x;
+}
+
+static char *
+write_pem(X509 *x)
+{
+	char *path = strdup("/tmp/p11a-test-ca-XXXXXX");
+	FILE *f;
+	int fd;
+
+	assert_non_null(path);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	return path;
+}
+
+static const char msg_7bit[] = "From: Alice <alice@example.org>\n"
+                               "To: bob@example.org\n"
+                               "Subject: hi\n"
+                               "Content-Type: text/plain\n"
+                               "\n"
+                               "Hello Bob,\n"
+                               "the test.\n";
+
+static const char msg_8bit[] = "From: alice@example.org\r\n"
+                               "Subject: 8bit\r\n"
+                               "Content-Type: multipart/mixed; boundary=XX\r\n"
+                               "\r\n"
+                               "pre\r\n"
+                               "--XX\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Transfer-Encoding: 8bit\r\n"
+                               "\r\n"
+                               "Gr\xc3\xbc\xc3\x9f trailing \r\n"
+                               "--XX\r\n"
+                               "Content-Type: application/octet-stream\r\n"
+                               "\r\n"
+                               "\x01\x02\xff\xfe\r\n"
+                               "--XX--\r\n";
+
+/* MIME helpers. */
+
+static void
+test_ct_parse(void **state)
+{
+	struct smime_ct ct;
+
+	(void)state;
+	smime_ct_parse(&ct, "Multipart/Signed; protocol=\"application/"
+	                    "pkcs7-signature\"; (c) micalg=SHA-256;\n\t"
+	                    "boundary=\"a \\\"b\\\"\"");
+	assert_string_equal(ct.type, "multipart/signed");
+	assert_string_equal(smime_ct_param(&ct, "micalg"), "SHA-256");
+	assert_string_equal(smime_ct_param(&ct, "boundary"), "a \"b\"");
+	assert_true(smime_ct_is_multipart(&ct));
+	smime_ct_cleanup(&ct);
+	smime_ct_parse(&ct, "garbage");
+	assert_string_equal(ct.type, "text/plain");
+	smime_ct_cleanup(&ct);
+	smime_ct_parse(&ct, NULL);
+	assert_string_equal(ct.type, "text/plain");
+}
+
+static void
+test_addr(void **state)
+{
+	char b[64];
+
+	(void)state;
+	assert_true(smime_addr_first("\"Doe, <x@y>\" <Jane@Example.ORG>", b,
+	                             sizeof(b)));
+	assert_string_equal(b, "jane@example.org");
+	assert_true(smime_addr_first("bob@example.org (Bob)", b, sizeof(b)));
+	assert_string_equal(b, "bob@example.org");
+	assert_false(
+	    smime_addr_first("undisclosed-recipients:;", b, sizeof(b)));
+	assert_false(smime_addr_first(NULL, b, sizeof(b)));
+}
+
+static void
+test_boundary(void **state)
+{
+	(void)state;
+	assert_int_equal(smime_boundary_match("--abc", 5, "abc", 3), 1);
+	assert_int_equal(smime_boundary_match("--abc-- ", 8, "abc", 3), 2);
+	assert_int_equal(smime_boundary_match("--abcd", 6, "abc", 3), 0);
+	assert_int_equal(smime_boundary_match("-abc", 4, "abc", 3), 0);
+}
+
+static void
+test_hdrs(void **state)
+{
+	static const char in[] = "From x Mon\nA: 1\nB: two\n\tlines\n\nbody\n";
+	struct smime_hdrs h;
+	struct smime_rd rd;
+
+	(void)state;
+	smime_hdrs_init(&h);
+	assert_int_equal(
+	    smime_rd_init_mem(&rd, (const uint8_t *)in, sizeof(in) - 1), 0);
+	assert_int_equal(smime_hdrs_read(&h, &rd), 0);
+	assert_int_equal(h.n, 2);
+	assert_string_equal(smime_hdrs_value(&h, "b"), "two\tlines");
+	assert_string_equal(h.v[1].raw, "B: two\n\tlines");
+	smime_hdrs_cleanup(&h);
+	smime_rd_cleanup(&rd);
+	/* A line that is no field: not mail. */
+	assert_int_equal(
+	    smime_rd_init_mem(&rd, (const uint8_t *)"no colon\n", 9), 0);
+	assert_int_equal(smime_hdrs_read(&h, &rd), P11A_E_FORMAT);
+	smime_hdrs_cleanup(&h);
+	smime_rd_cleanup(&rd);
+}
+
+/* Base64. */
+
+static void
+test_b64(void **state)
+{
+	static const char *const bad[] = {"QUJD*", "QUI=QQ==", "QUJ",
+	                                  "Q===", "QUJDRA"};
+	struct smime_memsink m;
+	struct smime_b64sink enc;
+	struct smime_b64dec dec;
+	uint8_t data[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	smime_memsink_init(&m, 1 << 20);
+	smime_b64sink_init(&enc, &m.base, "\r\n");
+	assert_int_equal(smime_put(&enc.base, data, sizeof(data)), 0);
+	assert_int_equal(smime_finish(&enc.base), 0);
+	{
+		struct smime_memsink back;
+
+		smime_memsink_init(&back, 1 << 20);
+		smime_b64dec_init(&dec, &back.base);
+		assert_int_equal(smime_put(&dec.base, m.buf, m.len), 0);
+		assert_int_equal(smime_finish(&dec.base), 0);
+		assert_int_equal(back.len, sizeof(data));
+		assert_memory_equal(back.buf, data, sizeof(data));
+		smime_memsink_cleanup(&back);
+	}
+	smime_memsink_cleanup(&m);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r;
+
+		smime_memsink_init(&m, 1 << 20);
+		smime_b64dec_init(&dec, &m.base);
+		r = smime_put(&dec.base, bad[i], strlen(bad[i]));
+		if (r == 0)
+			r = smime_finish(&dec.base);
+		assert_int_equal(r, P11A_E_FORMAT);
+		smime_memsink_cleanup(&m);
+	}
+}
+
+/* Canonical form. */
+
+static void
+test_canon(void **state)
+{
+	struct smime_memsink m;
+	struct smime_lineout lo;
+	struct smime_hdrs h, entity;
+	struct smime_rd rd;
+	size_t i;
+	int r;
+
+	(void)state;
+	/* 8-bit content: check mode asks for a transform. */
+	smime_hdrs_init(&h);
+	smime_hdrs_init(&entity);
+	smime_memsink_init(&m, 1 << 20);
+	assert_int_equal(smime_rd_init_mem(&rd, (const uint8_t *)msg_8bit,
+	                                   sizeof(msg_8bit) - 1),
+	                 0);
+	assert_int_equal(smime_hdrs_read(&h, &rd), 0);
+	for (i = 0; i < h.n; i++) {
+		if (smime_hdr_is_content(h.v[i].name))
+			smime_hdrs_add(&entity, h.v[i].raw);
+	}
+	lo.hash = NULL;
+	lo.out = &m.base;
+	lo.out_eol = "\r\n";
+	r = smime_canon_entity(&rd, &entity, SMIME_CANON_CHECK, &lo);
+	assert_int_equal(r, SMIME_AGAIN);
+	smime_rd_cleanup(&rd);
+	smime_memsink_cleanup(&m);
+	/* Transform: QP for the text part, base64 for the binary one, the
+	 * multipart structure kept, everything 7-bit. */
+	smime_memsink_init(&m, 1 << 20);
+	assert_int_equal(smime_rd_init_mem(&rd, (const uint8_t *)msg_8bit,
+	                                   sizeof(msg_8bit) - 1),
+	                 0);
+	smime_hdrs_cleanup(&h);
+	assert_int_equal(smime_hdrs_read(&h, &rd), 0);
+	r = smime_canon_entity(&rd, &entity, SMIME_CANON_TRANSFORM, &lo);
+	assert_int_equal(r, 0);
+	assert_int_equal(smime_put(&m.base, "", 1), 0);
+	if (getenv("DEBUG_CANON") != NULL)
+		fprintf(stderr, "%s", (char *)m.buf);
+	assert_non_null(
+	    strstr((char *)m.buf, "Gr=C3=BC=C3=9F trailing=20\r\n"));
+	assert_non_null(strstr((char *)m.buf,
+	                       "Content-Transfer-Encoding: "
+	                       "base64\r\n\r\nAQL//g==\r\n--XX--\r"
+	                       "\n"));
+	assert_non_null(strstr((char *)m.buf, "--XX--\r\n"));
+	for (i = 0; i + 1 < m.len; i++)
+		assert_true(m.buf[i] < 0x80 && m.buf[i] != 0);
+	smime_rd_cleanup(&rd);
+	smime_memsink_cleanup(&m);
+	smime_hdrs_cleanup(&h);
+	smime_hdrs_cleanup(&entity);
+}
+
+/* The certificate store. */
+
+static void
+test_store(void **state)
+{
+	char dir[] = "/tmp/p11a-store-XXXXXX", fp[65];
+	struct smime_store *st;
+	struct smime_store_entry *v;
+	EVP_PKEY *k;
+	X509 *x, *found;
+	unsigned caps;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(smime_store_open(dir, &st), 0);
+	x = make_cert(&k, "carol@example.org", 0);
+	assert_int_equal(
+	    smime_store_find(st, "carol@example.org", &found, &caps),
+	    P11A_E_KEY_NOT_FOUND);
+	assert_int_equal(smime_store_add(st, x,
+	                                 SMIME_CAP_KNOWN | SMIME_CAP_AES256_GCM,
+	                                 "verified"),
+	                 0);
+	/* Adding again without capabilities keeps the known ones. */
+	assert_int_equal(smime_store_add(st, x, 0, "added"), 0);
+	assert_int_equal(
+	    smime_store_find(st, "carol@example.org", &found, &caps), 0);
+	assert_int_equal(X509_cmp(found, x), 0);
+	assert_true(caps & SMIME_CAP_AES256_GCM);
+	X509_free(found);
+	assert_int_equal(smime_store_list(st, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].source, "verified");
+	smime_store_entries_free(v, n);
+	smime_cert_fingerprint(x, fp);
+	assert_int_equal(smime_store_remove(st, "nothex"), P11A_E_ARGS);
+	assert_int_equal(smime_store_remove(st, fp), 0);
+	assert_int_equal(smime_store_remove(st, fp), P11A_E_KEY_NOT_FOUND);
+	smime_store_free(st);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	{
+		char cmd[64];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* Round trips with software keys. */
+
+struct rt {
+	EVP_PKEY *pkey;
+	X509 *cert;
+	struct smime_key *key;
+	char *ca;
+	struct smime_verify_opts vo;
+};
+
+static void
+rt_init(struct rt *t, int rsa)
+{
+	memset(t, 0, sizeof(*t));
+	t->cert = make_cert(&t->pkey, "alice@example.org", rsa);
+	t->key = smime_key_from_pkey(t->pkey, t->cert);
+	assert_non_null(t->key);
+	t->ca = write_pem(t->cert);
+	t->vo.ca_file = t->ca;
+	t->vo.no_system_trust = true;
+}
+
+static void
+rt_cleanup(struct rt *t)
+{
+	smime_key_free(t->key);
+	X509_free(t->cert);
+	EVP_PKEY_free(t->pkey);
+	unlink(t->ca);
+	free(t->ca);
+}
+
+static enum smime_vstatus
+verify_text(const char *msg, size_t len, struct rt *t)
+{
+	struct smime_signer_info si;
+	enum smime_vstatus st;
+	struct smime_rd rd;
+
+	assert_int_equal(smime_rd_init_mem(&rd, (const uint8_t *)msg, len), 0);
+	assert_int_equal(smime_verify(&rd, -1, &t->vo, &st, &si), 0);
+	smime_signer_info_cleanup(&si);
+	smime_rd_cleanup(&rd);
+	return st;
+}
+
+static void
+sign_verify(bool opaque, bool pss, int rsa, const char *msg)
+{
+	struct smime_sign_opts so;
+	struct rt t;
+	size_t len, i;
+	char *out;
+	int in, fd;
+
+	rt_init(&t, rsa);
+	memset(&so, 0, sizeof(so));
+	so.key = t.key;
+	so.opaque = opaque;
+	so.pss = pss;
+	in = mem_fd(msg, strlen(msg));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_sign(in, fd, &so), 0);
+	out = fd_text(fd, &len);
+	assert_int_equal(verify_text(out, len, &t), SMIME_V_VALID);
+	/* Every truncation of the signed message must be refused. */
+	for (i = 0; i < len; i += 1 + len / 97)
+		assert_int_not_equal(verify_text(out, i, &t), SMIME_V_VALID);
+	/* A changed byte in the body: bad signature (detached). */
+	if (!opaque) {
+		char *p = strstr(out, "Hello Bob");
+
+		if (p != NULL) {
+			p[1] = 'a';
+			assert_int_equal(verify_text(out, len, &t),
+			                 SMIME_V_BAD_SIGNATURE);
+		}
+	}
+	free(out);
+	close(in);
+	close(fd);
+	rt_cleanup(&t);
+}
+
+static void
+test_sign_verify(void **state)
+{
+	(void)state;
+	sign_verify(false, false, 0, msg_7bit);
+	sign_verify(true, false, 0, msg_7bit);
+	sign_verify(false, true, 1, msg_7bit);
+	sign_verify(false, false, 0, msg_8bit);
+	sign_verify(true, false, 1, msg_8bit);
+}
+
+static void
+encrypt_decrypt(int rsa, bool oaep, enum smime_cipher cipher, bool sign)
+{
+	struct smime_encrypt_opts eo;
+	struct smime_sign_opts so;
+	struct smime_decrypt_opts dopts;
+	struct smime_decrypt_result res;
+	struct smime_rd rd;
+	struct rt t;
+	char *enc, *dec;
+	size_t len, dlen, i;
+	int in, fd, outfd, devnull = open("/dev/null", O_WRONLY);
+
+	assert_true(devnull >= 0);
+	rt_init(&t, rsa);
+	memset(&eo, 0, sizeof(eo));
+	memset(&so, 0, sizeof(so));
+	memset(&dopts, 0, sizeof(dopts));
+	eo.recipients = sk_X509_new_null();
+	X509_up_ref(t.cert);
+	sk_X509_push(eo.recipients, t.cert);
+	eo.cipher = cipher;
+	eo.oaep = oaep;
+	so.key = t.key;
+	if (sign)
+		eo.sign = &so;
+	in = mem_fd(msg_7bit, strlen(msg_7bit));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
+	enc = fd_text(fd, &len);
+	assert_null(strstr(enc, "Hello Bob"));
+	dopts.keys = &t.key;
+	dopts.nkeys = 1;
+	dopts.verify = true;
+	dopts.vopts = &t.vo;
+	assert_int_equal(smime_tmpfile(NULL, &outfd), 0);
+	assert_int_equal(smime_rd_init_mem(&rd, (uint8_t *)enc, len), 0);
+	assert_int_equal(smime_decrypt(&rd, outfd, &dopts, &res), 0);
+	assert_int_equal(res.status, SMIME_D_OK);
+	if (getenv("DEBUG_CANON") != NULL)
+		fprintf(stderr, "auth %d signed %d st %d\n", res.authenticated,
+		        res.signed_layer, res.sig_status);
+	assert_int_equal(res.authenticated,
+	                 sign || cipher == SMIME_CIPHER_AES128_GCM ||
+	                     cipher == SMIME_CIPHER_AES256_GCM);
+	if (sign)
+		assert_int_equal(res.sig_status, SMIME_V_VALID);
+	smime_rd_cleanup(&rd);
+	smime_decrypt_result_cleanup(&res);
+	dec = fd_text(outfd, &dlen);
+	assert_non_null(strstr(dec, "Hello Bob,"));
+	assert_non_null(strstr(dec, "Subject: hi"));
+	free(dec);
+	/* Truncated ciphertexts never decrypt, and never crash. */
+	for (i = 0; i < len; i += 1 + len / 61) {
+		assert_int_equal(smime_rd_init_mem(&rd, (uint8_t *)enc, i), 0);
+		assert_int_equal(smime_decrypt(&rd, devnull, &dopts, &res), 0);
+		assert_int_not_equal(res.status, SMIME_D_OK);
+		smime_rd_cleanup(&rd);
+		smime_decrypt_result_cleanup(&res);
+	}
+	free(enc);
+	close(in);
+	close(fd);
+	close(outfd);
+	close(devnull);
+	sk_X509_pop_free(eo.recipients, X509_free);
+	rt_cleanup(&t);
+}
+
+static void
+test_encrypt_decrypt(void **state)
+{
+	(void)state;
+	encrypt_decrypt(1, false, SMIME_CIPHER_AES256_CBC, false);
+	encrypt_decrypt(1, true, SMIME_CIPHER_AES128_GCM, false);
+	encrypt_decrypt(0, false, SMIME_CIPHER_AES256_GCM, false);
+	encrypt_decrypt(0, false, SMIME_CIPHER_AES128_CBC, true);
+	encrypt_decrypt(1, true, SMIME_CIPHER_AES256_GCM, true);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ct_parse),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_boundary),
+	    cmocka_unit_test(test_hdrs),
+	    cmocka_unit_test(test_b64),
+	    cmocka_unit_test(test_canon),
+	    cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_sign_verify),
+	    cmocka_unit_test(test_encrypt_decrypt),
+	};
+
+	return cmocka_run_group_tests_name("smime", tests, NULL, NULL);
+}
