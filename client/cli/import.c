@@ -199,7 +199,9 @@ import_key(struct cli *cli, struct import_args *a, struct import_p12 *p)
 		             "%s", a->file);
 		goto out;
 	}
-	for (i = 0; i < (size_t)sk_X509_num(p->ca) && nchain < IMPORT_MAX_CHAIN;
+	/* sk_X509_num() is -1 for a .p12 without CA certificates. */
+	for (i = 0; p->ca != NULL && (int)i < sk_X509_num(p->ca) &&
+	            nchain < IMPORT_MAX_CHAIN;
 	     i++) {
 		int n = i2d_X509(sk_X509_value(p->ca, (int)i), &ders[nchain]);
 

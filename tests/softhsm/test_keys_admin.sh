@@ -41,6 +41,16 @@ import_p12() {
 }
 t_check "p11 import of the RSA-4096 .p12 onto an empty token (file untouched, hint printed)" import_p12
 
+import_without_chain() {
+	# A .p12 with no CA certificates in it (some CA portals make these).
+	openssl pkcs12 -export -inkey "$T_KEYS/p384.key.pem" -in "$T_KEYS/p384.cert.pem" \
+		-passout pass:test -out "$W/nochain.p12" || return 1
+	timeout 60 "$P11" --socket "$SOCK" --no-autostart import --token empty --pass-fd 3 \
+		"$W/nochain.p12" 3<"$W/p12pass" >"$W/out" 2>/dev/null || return 1
+	grep -q "^imported pkcs11:.*token=empty" "$W/out"
+}
+t_check "a .p12 without CA certificates imports (no hang)" import_without_chain
+
 EMPTY_URI="pkcs11:token=empty;object=rsa4096%40p11agent.test"
 sign_with_imported() {
 	head -c 100 /dev/urandom | openssl dgst -sha256 -binary >"$W/digest"
