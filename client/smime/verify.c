@@ -684,6 +684,18 @@ verify_multipart(struct smime_rd *rd, const char *b, const char *micalg,
 	}
 	if (r != 0)
 		goto out;
+	/*
+	 * multipart/signed has exactly two parts and ends with the close
+	 * delimiter: anything else was cut short or had parts added.
+	 */
+	if (kind != 2) {
+		snprintf(si->detail, sizeof(si->detail),
+		         kind == 0
+		             ? "the message ends before its closing "
+		               "boundary"
+		             : "multipart/signed with more than two parts");
+		goto out;
+	}
 	if (!smime_ct_is(&ct, "application/pkcs7-signature") &&
 	    !smime_ct_is(&ct, "application/x-pkcs7-signature")) {
 		snprintf(si->detail, sizeof(si->detail),

@@ -21,7 +21,8 @@ mkdir -p "$W"
 SOCK=$T_DIR/run/agent.sock
 export XDG_DATA_HOME=$T_DIR/xdg XDG_CONFIG_HOME=$T_DIR/xdgconf XDG_RUNTIME_DIR=$T_DIR/run
 mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
-p11() { "$P11" --socket "$SOCK" --no-autostart "$@"; }
+# A hang is a failure, not a stuck CI run.
+p11() { timeout "${P11_TIMEOUT:-120}" "$P11" --socket "$SOCK" --no-autostart "$@"; }
 uri() { echo "pkcs11:token=$P11A_TEST_TOKEN;object=$1"; }
 
 GPG_HOME=$T_DIR/gnupg
@@ -65,6 +66,11 @@ if command -v cmsutil >/dev/null && command -v certutil >/dev/null &&
 	t_nss_db "$NSSDB" "$CA/root.pem" "$CA/intermediate.pem" "$T_KEYS/rsa2048.cert.pem" \
 		"$T_KEYS/rsa4096.cert.pem" "$T_KEYS/p256.cert.pem" "$T_KEYS/p384.cert.pem"; then
 	HAVE_NSS=1
+fi
+# Bob's key in the NSS database too (Thunderbird's engine), for decryption.
+NSS_BOB=0
+if [ $HAVE_NSS = 1 ] && pk12util -i "$T_KEYS/bob.legacy.p12" -d "sql:$NSSDB" -W test -K '' >/dev/null 2>&1; then
+	NSS_BOB=1
 fi
 need_gpgsm() { [ $HAVE_GPGSM = 1 ] || { echo "gpgsm is not installed or its home could not be set up"; return 77; }; }
 need_nss() { [ $HAVE_NSS = 1 ] || { echo "NSS cmsutil/certutil are not installed"; return 77; }; }
@@ -489,6 +495,25 @@ gpgsm_dec_bob() { # TAG
 }
 t_case "p11 encrypt -r bob: gpgsm --decrypt as bob" gpgsm_dec_bob bob-default
 
+nss_dec_bob() { # TAG [CONTROL-OPENSSL-OPTIONS...]: cmsutil -D as bob
+	local tag=$1
+	shift
+	need_nss || return $?
+	[ $NSS_BOB = 1 ] || { echo "pk12util could not import bob.legacy.p12"; return 77; }
+	[ -s "$W/$tag.eml" ] || { echo "no encrypted message (p11 encrypt failed above)"; return 1; }
+	if [ $# -gt 0 ]; then
+		# Only where NSS opens openssl's message of the same kind.
+		openssl cms -encrypt -binary -outform DER -in "$W/$tag.plain" -recip "$T_KEYS/bob.cert.pem" \
+			"$@" -out "$W/$tag.ctl.der" &&
+			cmsutil -D -d "sql:$NSSDB" -i "$W/$tag.ctl.der" -o /dev/null >"$W/$tag.ctl.err" 2>&1 ||
+			{ echo "NSS cmsutil cannot open openssl's own message ($*) either: $(grep -o 'SEC_ERROR_[A-Z_]*' "$W/$tag.ctl.err" | head -n 1)"; return 77; }
+	fi
+	t_smime_der "$W/$tag.eml" "$W/$tag.der" || return 1
+	cmsutil -D -d "sql:$NSSDB" -i "$W/$tag.der" -o "$W/$tag.nss" || return 1
+	same_message "$W/$tag.plain" "$W/$tag.nss" Content-Type
+}
+t_case "p11 encrypt -r bob: NSS cmsutil -D as bob" nss_dec_bob bob-default
+
 enc_bob_oaep() {
 	enc_make bob-oaep "$T_KEYS/bob.cert.pem" --oaep || return 1
 	cms_print "$W/bob-oaep.eml" "$W/bob-oaep.print"
@@ -503,12 +528,15 @@ gpgsm_oaep() {
 	need_gpgsm || return $?
 	mkmail rsa2048@p11agent.test bob@p11agent.test "control oaep" "$W/ctl-oaep.plain"
 	openssl cms -encrypt -binary -outform DER -in "$W/ctl-oaep.plain" -aes-256-cbc \
-		-recip "$T_KEYS/bob.cert.pem" -keyopt rsa_padding_mode:oaep -out "$W/ctl-oaep.der"
+		-recip "$T_KEYS/bob.cert.pem" -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 \
+		-keyopt rsa_mgf1_md:sha256 -out "$W/ctl-oaep.der"
 	printf 'test\n' | gpgsm_ --passphrase-fd 0 -o /dev/null --decrypt "$W/ctl-oaep.der" 2>/dev/null ||
 		{ echo "gpgsm $(gpgsm --version | head -n 1 | awk '{print $3}') cannot decrypt RSA-OAEP (openssl's own OAEP message fails too)"; return 77; }
 	gpgsm_dec_bob bob-oaep
 }
 t_case "p11 encrypt --oaep -r bob: gpgsm --decrypt as bob" gpgsm_oaep
+t_case "p11 encrypt --oaep -r bob: NSS cmsutil -D as bob" nss_dec_bob bob-oaep -aes-256-cbc \
+	-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256
 
 enc_ec() {
 	enc_make p256-ec "$T_KEYS/p256.cert.pem" || return 1
@@ -538,6 +566,7 @@ enc_cipher() { # CIPHER OID
 }
 t_case "p11 encrypt --cipher aes-128-gcm: AuthEnvelopedData, openssl opens it" enc_cipher aes-128-gcm $GCM128
 t_case "p11 encrypt --cipher aes-256-gcm: AuthEnvelopedData, openssl opens it" enc_cipher aes-256-gcm $GCM256
+t_case "p11 encrypt --cipher aes-256-gcm: NSS cmsutil -D as bob" nss_dec_bob cipher-aes-256-gcm -aes-256-gcm
 t_case "p11 encrypt --cipher aes-128-cbc: openssl opens it" enc_cipher aes-128-cbc $CBC128
 t_case "p11 encrypt --cipher aes-256-cbc: openssl opens it" enc_cipher aes-256-cbc $CBC256
 
