@@ -457,8 +457,8 @@ int p11agent_ssh_sign(struct p11agent_conn *conn, const uint8_t *key_blob,
  * token key with the same public key.
  */
 int p11agent_import(struct p11agent_conn *conn, const char *token,
-                    const char *label, const uint8_t *pkcs8,
-                    size_t pkcs8_len, const uint8_t *cert, size_t cert_len,
+                    const char *label, const uint8_t *pkcs8, size_t pkcs8_len,
+                    const uint8_t *cert, size_t cert_len,
                     const uint8_t *const *chain, const size_t *chain_lens,
                     size_t nchain, char **key_uri);
 int p11agent_keygen(struct p11agent_conn *conn, const char *token,
