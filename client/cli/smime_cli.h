@@ -25,6 +25,14 @@
 int cli_smime_open_in(const char *path, int *fd);
 
 /*
+ * After option parsing: takes the optional IN operand (NULL = stdin) into
+ * *in.  Returns -1 to go on, or the usage exit code for extra operands.
+ */
+struct cli;
+int cli_smime_input_arg(struct cli *cli, int argc, char **argv,
+                        const char **in);
+
+/*
  * An output that appears only when complete: a temporary file in OUT's
  * folder, renamed over OUT by cli_smime_out_commit(); for standard output
  * (NULL or "-") an unlinked temporary file copied to stdout on commit.

@@ -634,3 +634,14 @@ cli_smime_digest_nid(const char *name)
 		return NID_sha512;
 	return 0;
 }
+
+int
+cli_smime_input_arg(struct cli *cli, int argc, char **argv, const char **in)
+{
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'",
+		                       argv[optind + 1]);
+	if (optind < argc)
+		*in = argv[optind];
+	return -1;
+}

@@ -147,11 +147,8 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 				return r;
 		}
 	}
-	if (optind + 1 < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'",
-		                       argv[optind + 1]);
-	if (optind < argc)
-		in = argv[optind];
+	if ((r = cli_smime_input_arg(cli, argc, argv, &in)) >= 0)
+		return r;
 	if (nrcpt == 0)
 		return cli_usage_error(cli, "no recipient (-r ADDR|CERTFILE)");
 	if ((eo.recipients = sk_X509_new_null()) == NULL)

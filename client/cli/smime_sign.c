@@ -78,11 +78,8 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 				return r;
 		}
 	}
-	if (optind + 1 < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'",
-		                       argv[optind + 1]);
-	if (optind < argc)
-		in = argv[optind];
+	if ((r = cli_smime_input_arg(cli, argc, argv, &in)) >= 0)
+		return r;
 	if (from != NULL && uri != NULL)
 		return cli_usage_error(cli, "--from and --key exclude each "
 		                            "other");

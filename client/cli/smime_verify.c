@@ -105,11 +105,8 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 				return r;
 		}
 	}
-	if (optind + 1 < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'",
-		                       argv[optind + 1]);
-	if (optind < argc)
-		in = argv[optind];
+	if ((r = cli_smime_input_arg(cli, argc, argv, &in)) >= 0)
+		return r;
 	if (vo.ca_file != NULL && access(vo.ca_file, R_OK) != 0) {
 		fprintf(stderr, "p11: %s: cannot read the CA file\n",
 		        vo.ca_file);
