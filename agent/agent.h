@@ -19,6 +19,12 @@
 
 #define AGENT_VERSION "0.1.0"
 #define AGENT_MAX_MODULES 16
+/*
+ * A list answers from the last token reading when no card came or went
+ * and that reading is younger than this: reading every object costs
+ * milliseconds, and clients list before each signature.
+ */
+#define AGENT_LIST_MAX_AGE_MS 5000
 
 struct agent_options {
 	int foreground; /* -D */

@@ -242,6 +242,8 @@ dispatch_fill(struct agent_job *j, const struct proto_request *req)
 		j->cert = agent_job_memdup(req->u.attach_cert.cert);
 		return j->cert != NULL ? 0 : P11A_E_NOMEM;
 	case AGENT_JOB_LIST:
+		j->list_flags = req->u.list.flags;
+		return 0;
 	case AGENT_JOB_RESCAN:
 		return 0;
 	}

@@ -50,6 +50,7 @@ struct agent_job {
 	int in_is_secret;
 	uint32_t mech, hash, mgf1, salt, padding, ssh_flags;
 	uint32_t key_type, bits; /* keygen */
+	uint32_t list_flags;     /* PROTO_LIST_* */
 	uint8_t *cert;           /* import, attach-cert */
 	size_t cert_len;
 	uint8_t *chain[PROTO_IMPORT_MAX_CHAIN]; /* import */

@@ -244,6 +244,8 @@ work_logout(struct agent_job *j)
 		j->token_flags = tok_token_cached_flags(t);
 		tok_token_free(t);
 	}
+	/* The private key objects are gone; list what is left. */
+	tok_ctx_rescan(j->ctx);
 	if (r == 0)
 		r = proto_logout_reply_encode(&j->reply);
 	if (r != 0)
@@ -319,7 +321,10 @@ work_list(struct agent_job *j)
 
 	memset(&rep, 0, sizeof(rep));
 	/* A listing is also how a newly inserted card is found. */
-	tok_ctx_rescan(j->ctx);
+	if (j->list_flags & PROTO_LIST_RESCAN)
+		tok_ctx_rescan(j->ctx);
+	else
+		tok_ctx_refresh(j->ctx, AGENT_LIST_MAX_AGE_MS);
 	if ((r = tok_ctx_tokens(j->ctx, &tokens, &ntokens)) != 0 ||
 	    (r = tok_ctx_keys(j->ctx, &keys, &nkeys)) != 0 ||
 	    (r = work_list_tokens(j, &rep, tokens, ntokens)) != 0)

@@ -272,9 +272,14 @@ proto_query_request_encode(struct proto_writer *w)
 }
 
 int
-proto_list_request_encode(struct proto_writer *w)
+proto_list_request_encode(struct proto_writer *w,
+                          const struct proto_list_request *req)
 {
-	return ext_empty_request_encode(w, PROTO_EXT_LIST);
+	if (req == NULL || req->flags == 0)
+		return ext_empty_request_encode(w, PROTO_EXT_LIST);
+	ext_request_begin(w, PROTO_EXT_LIST);
+	proto_write_u32(w, req->flags);
+	return proto_writer_frame_end(w);
 }
 
 int
@@ -388,7 +393,7 @@ ext_request_encode(struct proto_writer *w, const struct proto_request *req)
 	case PROTO_EXT_QUERY:
 		return proto_query_request_encode(w);
 	case PROTO_EXT_LIST:
-		return proto_list_request_encode(w);
+		return proto_list_request_encode(w, &req->u.list);
 	case PROTO_EXT_SIGN_DIGEST:
 		return proto_sign_digest_request_encode(w, &req->u.sign_digest);
 	case PROTO_EXT_DECRYPT:
@@ -479,8 +484,13 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 		/* The agent refuses it; the payload is not ours to judge. */
 		return proto_read_rest_direct(r, &q->ext_payload);
 	case PROTO_EXT_QUERY:
-	case PROTO_EXT_LIST:
 	case PROTO_EXT_STATUS:
+		break;
+	case PROTO_EXT_LIST:
+		/* The flags came later: a bare request is still well formed. */
+		if (r->off < r->len &&
+		    (ret = proto_read_u32(r, &q->u.list.flags)) != 0)
+			return ret;
 		break;
 	case PROTO_EXT_SIGN_DIGEST:
 		if ((ret = proto_read_text_direct(r, &sd->key_uri)) != 0 ||

@@ -203,6 +203,13 @@ struct proto_login_request {
 };
 
 /* logout@p11agent. */
+/* list@p11agent request flags. */
+#define PROTO_LIST_RESCAN 0x1u /* read every token again before answering */
+
+struct proto_list_request {
+	uint32_t flags; /* PROTO_LIST_*; an empty payload means 0 */
+};
+
 struct proto_logout_request {
 	struct proto_text token; /* empty = every token */
 };
@@ -282,6 +289,7 @@ struct proto_request {
 		struct proto_derive_request derive;
 		struct proto_login_request login;
 		struct proto_logout_request logout;
+		struct proto_list_request list;
 		struct proto_import_request import;
 		struct proto_keygen_request keygen;
 		struct proto_attach_cert_request attach_cert;
@@ -327,7 +335,8 @@ int proto_lock_request_encode(struct proto_writer *w,
 int proto_unlock_request_encode(struct proto_writer *w,
                                 const struct proto_lock_request *req);
 int proto_query_request_encode(struct proto_writer *w);
-int proto_list_request_encode(struct proto_writer *w);
+int proto_list_request_encode(struct proto_writer *w,
+                              const struct proto_list_request *req);
 int
 proto_sign_digest_request_encode(struct proto_writer *w,
                                  const struct proto_sign_digest_request *req);

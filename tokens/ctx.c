@@ -1,14 +1,17 @@
 /*
  * The context: modules, the token and key lists, scanning and lookup.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proto/err.h"
 #include "tokens/internal.h"
 
 #define CTX_DEFAULT_POOL 4
 #define CTX_MAX_SLOTS 64
+#define CTX_SIG_SEED 0xcbf29ce484222325ULL
 
 static int
 ctx_push_token(struct tok_token ***list, size_t *n, struct tok_token *t)
@@ -60,9 +63,14 @@ ctx_old_token(struct tok_ctx *ctx, struct tok_module *m, CK_SLOT_ID slot,
 	return NULL;
 }
 
+/* Called for each initialized token of a module; non-zero stops the walk. */
+typedef int (*ctx_token_fn)(struct tok_ctx *ctx, struct tok_module *m,
+                            CK_SLOT_ID slot, const CK_TOKEN_INFO *info,
+                            void *arg);
+
 static int
-ctx_scan_module(struct tok_ctx *ctx, struct tok_module *m,
-                struct tok_token ***tokens, size_t *ntokens)
+ctx_each_token(struct tok_ctx *ctx, struct tok_module *m, ctx_token_fn fn,
+               void *arg)
 {
 	CK_SLOT_ID slots[CTX_MAX_SLOTS];
 	CK_ULONG nslots = CTX_MAX_SLOTS, i;
@@ -74,7 +82,6 @@ ctx_scan_module(struct tok_ctx *ctx, struct tok_module *m,
 		return tok_ck_fail("C_GetSlotList", rv, m->path);
 	for (i = 0; i < nslots; i++) {
 		CK_TOKEN_INFO info;
-		struct tok_token *t;
 
 		rv = m->fl->C_GetTokenInfo(slots[i], &info);
 		if (rv != CKR_OK) {
@@ -83,20 +90,72 @@ ctx_scan_module(struct tok_ctx *ctx, struct tok_module *m,
 		}
 		if (!(info.flags & CKF_TOKEN_INITIALIZED))
 			continue;
-		t = tok_token_up(ctx_old_token(ctx, m, slots[i], &info));
-		if (t == NULL)
-			t = tok_token_new(m, slots[i], &info, ctx->pool_size);
-		else
-			t->ck_flags = info.flags;
-		if (t == NULL)
-			return P11A_E_NOMEM;
-		t->no_host_padding = ctx->no_host_padding;
-		if ((r = ctx_push_token(tokens, ntokens, t)) != 0) {
-			tok_token_free(t);
+		if ((r = fn(ctx, m, slots[i], &info, arg)) != 0)
 			return r;
-		}
 	}
 	return 0;
+}
+
+/* FNV-1a over what tells one token in one slot from another. */
+static uint64_t
+ctx_sig_add(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	while (len-- > 0)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+static int
+ctx_sig_token(struct tok_ctx *ctx, struct tok_module *m, CK_SLOT_ID slot,
+              const CK_TOKEN_INFO *info, void *arg)
+{
+	uint64_t *h = arg;
+	size_t mi = (size_t)(m - ctx->mods);
+
+	*h = ctx_sig_add(*h, &mi, sizeof(mi));
+	*h = ctx_sig_add(*h, &slot, sizeof(slot));
+	*h = ctx_sig_add(*h, info->label, sizeof(info->label));
+	*h = ctx_sig_add(*h, info->serialNumber, sizeof(info->serialNumber));
+	return 0;
+}
+
+struct ctx_scan {
+	struct tok_token **tokens;
+	size_t ntokens;
+	uint64_t sig;
+};
+
+static int
+ctx_scan_token(struct tok_ctx *ctx, struct tok_module *m, CK_SLOT_ID slot,
+               const CK_TOKEN_INFO *info, void *arg)
+{
+	struct ctx_scan *s = arg;
+	struct tok_token *t;
+	int r;
+
+	ctx_sig_token(ctx, m, slot, info, &s->sig);
+	t = tok_token_up(ctx_old_token(ctx, m, slot, info));
+	if (t == NULL)
+		t = tok_token_new(m, slot, info, ctx->pool_size);
+	else
+		t->ck_flags = info->flags;
+	if (t == NULL)
+		return P11A_E_NOMEM;
+	t->no_host_padding = ctx->no_host_padding;
+	if ((r = ctx_push_token(&s->tokens, &s->ntokens, t)) != 0)
+		tok_token_free(t);
+	return r;
+}
+
+static uint64_t
+ctx_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Marks tokens of the old list that the new scan did not find. */
@@ -136,15 +195,18 @@ tok_ctx_rescan(struct tok_ctx *ctx)
 static int
 ctx_rescan_locked(struct tok_ctx *ctx)
 {
-	struct tok_token **tokens = NULL;
+	struct ctx_scan s = {NULL, 0, CTX_SIG_SEED};
+	struct tok_token **tokens;
 	struct tok_key **keys = NULL;
-	size_t ntokens = 0, nkeys = 0, i;
+	size_t ntokens, nkeys = 0, i;
 	int r = 0;
 
 	pthread_rwlock_rdlock(&ctx->lock);
 	for (i = 0; i < ctx->nmods && r == 0; i++)
-		r = ctx_scan_module(ctx, &ctx->mods[i], &tokens, &ntokens);
+		r = ctx_each_token(ctx, &ctx->mods[i], ctx_scan_token, &s);
 	pthread_rwlock_unlock(&ctx->lock);
+	tokens = s.tokens;
+	ntokens = s.ntokens;
 	for (i = 0; i < ntokens && r == 0; i++) {
 		struct tok_key **tk;
 		size_t ntk;
@@ -170,7 +232,34 @@ ctx_rescan_locked(struct tok_ctx *ctx)
 	ctx->keys = keys;
 	ctx->nkeys = nkeys;
 	pthread_rwlock_unlock(&ctx->lock);
+	ctx->scan_sig = s.sig;
+	ctx->scanned_at_ms = ctx_now_ms();
 	return 0;
+}
+
+/*
+ * The slot walk alone (C_GetSlotList and C_GetTokenInfo) costs a few
+ * microseconds where reading every object costs milliseconds; it is enough
+ * to notice a card inserted, removed or swapped.  Objects added to a token
+ * behind the agent's back show after max_age_ms (or a forced rescan).
+ */
+int
+tok_ctx_refresh(struct tok_ctx *ctx, unsigned max_age_ms)
+{
+	uint64_t sig = CTX_SIG_SEED;
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&ctx->scan_lock);
+	pthread_rwlock_rdlock(&ctx->lock);
+	for (i = 0; i < ctx->nmods && r == 0; i++)
+		r = ctx_each_token(ctx, &ctx->mods[i], ctx_sig_token, &sig);
+	pthread_rwlock_unlock(&ctx->lock);
+	if (r != 0 || sig != ctx->scan_sig ||
+	    ctx_now_ms() - ctx->scanned_at_ms >= max_age_ms)
+		r = ctx_rescan_locked(ctx);
+	pthread_mutex_unlock(&ctx->scan_lock);
+	return r;
 }
 
 int

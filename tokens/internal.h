@@ -88,6 +88,8 @@ struct tok_ctx {
 	size_t ntokens;
 	struct tok_key **keys;
 	size_t nkeys;
+	uint64_t scan_sig;      /* slots and tokens the last scan saw */
+	uint64_t scanned_at_ms; /* CLOCK_MONOTONIC of the last scan */
 };
 
 /* ck.c — the one wrapper around Cryptoki calls. */

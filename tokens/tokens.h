@@ -136,6 +136,12 @@ void tok_ctx_free(struct tok_ctx *ctx);
 int tok_ctx_rescan(struct tok_ctx *ctx);
 
 /*
+ * Rescans only when the set of tokens changed (a card inserted, removed or
+ * swapped) or the last scan is max_age_ms old; otherwise the lists stay.
+ */
+int tok_ctx_refresh(struct tok_ctx *ctx, unsigned max_age_ms);
+
+/*
  * Takes a snapshot of the current tokens / keys: *out is a malloc'ed array
  * of new references that the caller releases with tok_token_list_free /
  * tok_key_list_free.

@@ -325,7 +325,7 @@ cli_cmd_keys(struct cli *cli, int argc, char **argv)
 		                       argv[optind]);
 	if ((r = cli_connect(cli, &conn)) != 0)
 		return r;
-	if ((r = p11agent_list(conn, &list)) != 0) {
+	if ((r = p11agent_list_rescan(conn, &list)) != 0) {
 		r = cli_fail_conn(conn, r, "keys");
 		goto out;
 	}

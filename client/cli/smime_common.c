@@ -395,18 +395,29 @@ cli_smime_from_addr(int fd, char *buf, size_t len)
 	return ok;
 }
 
+/*
+ * The agent lists each certificate's addresses; parsing a certificate
+ * (slow in OpenSSL 3) is only the fallback for addresses it did not list.
+ */
 static bool
-key_has_email(const struct p11agent_key *k, const char *addr)
+key_lists_email(const struct p11agent_key *k, const char *addr)
 {
-	const unsigned char *p = k->cert_der;
-	X509 *x;
 	size_t i;
-	bool found = false;
 
 	for (i = 0; i < k->nemails; i++) {
 		if (smime_strcasecmp(k->emails[i], addr) == 0)
 			return true;
 	}
+	return false;
+}
+
+static bool
+key_cert_has_email(const struct p11agent_key *k, const char *addr)
+{
+	const unsigned char *p = k->cert_der;
+	X509 *x;
+	bool found;
+
 	if (k->cert_der == NULL ||
 	    (x = d2i_X509(NULL, &p, (long)k->cert_der_len)) == NULL)
 		return false;
@@ -484,25 +495,34 @@ uri_matches(const char *keyuri, const char *uri)
 	return any;
 }
 
-int
-cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
-                   const char *uri, const struct p11agent_key **out)
+static const struct p11agent_key *
+find_key(const struct p11agent_list *list, const char *addr, const char *uri,
+         bool parse_certs)
 {
-	char safe[512];
 	size_t i;
 
-	*out = NULL;
 	for (i = 0; i < list->nkeys; i++) {
 		const struct p11agent_key *k = &list->keys[i];
 
 		if (k->cert_der == NULL)
 			continue;
-		if (uri != NULL ? uri_matches(k->uri, uri)
-		                : key_has_email(k, addr)) {
-			*out = k;
-			return 0;
-		}
+		if (uri != NULL   ? uri_matches(k->uri, uri)
+		    : parse_certs ? key_cert_has_email(k, addr)
+		                  : key_lists_email(k, addr))
+			return k;
 	}
+	return NULL;
+}
+
+int
+cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
+                   const char *uri, const struct p11agent_key **out)
+{
+	char safe[512];
+
+	if ((*out = find_key(list, addr, uri, false)) != NULL ||
+	    (uri == NULL && (*out = find_key(list, addr, NULL, true)) != NULL))
+		return 0;
 	if (uri != NULL)
 		fprintf(stderr,
 		        "p11: no agent key with a certificate has the URI "

@@ -282,8 +282,15 @@ struct p11agent_list {
  * list; all its data is copied out of the reply, so it lives until
  * p11agent_list_free().  Strings are NUL-terminated and never NULL; empty
  * byte fields are NULL with length 0.  Returns 0 or a P11AGENT_E_* code.
+ *
+ * The agent answers from what it last read off the tokens unless a card
+ * was inserted, removed or swapped since, or that reading is a few seconds
+ * old.  p11agent_list_rescan() makes it read every token again first: for
+ * a person asking "which keys do I have", not for every signature.
  */
 int p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out);
+int p11agent_list_rescan(struct p11agent_conn *conn,
+                         struct p11agent_list **out);
 
 /* Frees a list and everything in it.  NULL is a no-op. */
 void p11agent_list_free(struct p11agent_list *list);

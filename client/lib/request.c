@@ -214,9 +214,11 @@ out:
 	return r;
 }
 
-int
-p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out)
+static int
+list_call(struct p11agent_conn *conn, uint32_t flags,
+          struct p11agent_list **out)
 {
+	struct proto_list_request req = {flags};
 	struct proto_list_reply rep;
 	struct clib_call c;
 	int r;
@@ -225,7 +227,7 @@ p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out)
 	if (out != NULL)
 		*out = NULL;
 	if ((r = clib_call_start(conn, &c, out != NULL)) != 0 ||
-	    (r = clib_call_send(conn, &c, proto_list_request_encode(&c.w),
+	    (r = clib_call_send(conn, &c, proto_list_request_encode(&c.w, &req),
 	                        conn->timeout_ms)) != 0)
 		goto out;
 	r = proto_list_reply_decode(c.body, c.len, &rep, &c.fail);
@@ -237,6 +239,18 @@ out:
 	proto_list_reply_cleanup(&rep);
 	clib_call_cleanup(&c);
 	return r;
+}
+
+int
+p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out)
+{
+	return list_call(conn, 0, out);
+}
+
+int
+p11agent_list_rescan(struct p11agent_conn *conn, struct p11agent_list **out)
+{
+	return list_call(conn, PROTO_LIST_RESCAN, out);
 }
 
 void

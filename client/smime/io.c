@@ -88,6 +88,17 @@ smime_rd_init_fn(struct smime_rd *rd,
 	return rd_init(rd);
 }
 
+/*
+ * The buffers are large and mostly untouched for small mail; wiping only
+ * what was written keeps the untouched pages from being faulted in.
+ */
+static void
+note_touched(size_t *touched, size_t end)
+{
+	if (end > *touched)
+		*touched = end;
+}
+
 void
 smime_rd_cleanup(struct smime_rd *rd)
 {
@@ -95,7 +106,7 @@ smime_rd_cleanup(struct smime_rd *rd)
 		return;
 	/* The window may hold decrypted plaintext. */
 	if (rd->buf != NULL)
-		OPENSSL_cleanse(rd->buf, SMIME_RD_BUF);
+		OPENSSL_cleanse(rd->buf, rd->touched);
 	free(rd->buf);
 	rd->buf = NULL;
 }
@@ -124,6 +135,7 @@ rd_more(struct smime_rd *rd)
 	if (got == 0)
 		rd->eof = true;
 	rd->len += got;
+	note_touched(&rd->touched, rd->len);
 	return 0;
 }
 
@@ -311,6 +323,7 @@ fdsink_write(struct smime_sink *base, const void *p, size_t n)
 	}
 	memcpy(s->buf + s->len, p, n);
 	s->len += n;
+	note_touched(&s->touched, s->len);
 	return 0;
 }
 
@@ -332,7 +345,7 @@ smime_fdsink_cleanup(struct smime_fdsink *s)
 	if (s == NULL)
 		return;
 	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, FDSINK_BUF);
+		OPENSSL_cleanse(s->buf, s->touched);
 	free(s->buf);
 	s->buf = NULL;
 }
@@ -490,6 +503,7 @@ bersink_write(struct smime_sink *base, const void *vp, size_t n)
 			take = n;
 		memcpy(s->buf + s->len, p, take);
 		s->len += take;
+		note_touched(&s->touched, s->len);
 		p += take;
 		n -= take;
 		if (s->len == BER_CHUNK && (r = bersink_flush(base)) != 0)
@@ -516,7 +530,7 @@ smime_bersink_cleanup(struct smime_bersink *s)
 	if (s == NULL)
 		return;
 	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, BER_CHUNK);
+		OPENSSL_cleanse(s->buf, s->touched);
 	free(s->buf);
 	s->buf = NULL;
 }
@@ -558,6 +572,7 @@ hashsink_write(struct smime_sink *base, const void *p, size_t n)
 	}
 	memcpy(s->buf + s->len, p, n);
 	s->len += n;
+	note_touched(&s->touched, s->len);
 	return 0;
 }
 
@@ -600,7 +615,7 @@ smime_hashsink_cleanup(struct smime_hashsink *s)
 		EVP_MD_CTX_free(s->md[i]);
 	s->nmd = 0;
 	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, HASH_BUF);
+		OPENSSL_cleanse(s->buf, s->touched);
 	free(s->buf);
 	s->buf = NULL;
 }

@@ -38,6 +38,7 @@ struct smime_rd {
 	void *ctx; /* for other fill functions */
 	uint8_t *buf;
 	size_t pos, len; /* unread bytes are buf[pos..len) */
+	size_t touched;  /* bytes of buf ever written: what cleanup wipes */
 	bool eof;
 	int err;
 	uint64_t offset; /* bytes handed out so far */
@@ -96,6 +97,7 @@ struct smime_fdsink {
 	int fd;
 	uint8_t *buf;
 	size_t len;
+	size_t touched; /* bytes of buf ever written: what cleanup wipes */
 	uint64_t written;
 };
 int smime_fdsink_init(struct smime_fdsink *s, int fd);
@@ -131,6 +133,7 @@ struct smime_bersink {
 	struct smime_sink *next;
 	uint8_t *buf;
 	size_t len;
+	size_t touched; /* bytes of buf ever written: what cleanup wipes */
 };
 int smime_bersink_init(struct smime_bersink *s, struct smime_sink *next);
 void smime_bersink_cleanup(struct smime_bersink *s);
@@ -143,6 +146,7 @@ struct smime_hashsink {
 	int nmd;
 	uint8_t *buf;
 	size_t len;
+	size_t touched; /* bytes of buf ever written: what cleanup wipes */
 };
 int smime_hashsink_init(struct smime_hashsink *s);
 int smime_hashsink_add(struct smime_hashsink *s, const EVP_MD *md);

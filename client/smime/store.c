@@ -229,6 +229,28 @@ smime_caps_format(unsigned caps, char *buf, size_t len)
 	}
 }
 
+/*
+ * Seeing a known certificate again within a day changes nothing worth
+ * four fsyncs: same capabilities, same source, a recent "seen".
+ */
+#define STORE_SEEN_REFRESH_S (24 * 60 * 60)
+
+static bool
+entry_current(const struct smime_store *s, const char *fp,
+              const struct meta *old, unsigned caps, const char *source)
+{
+	char path[4096];
+	time_t now = time(NULL);
+
+	if (old->source[0] == '\0' || old->caps != caps ||
+	    strcmp(old->source, source) != 0 || old->seen > now ||
+	    now - old->seen >= STORE_SEEN_REFRESH_S)
+		return false;
+	return (size_t)snprintf(path, sizeof(path), "%s/%s.pem", s->dir, fp) <
+	           sizeof(path) &&
+	       access(path, R_OK) == 0;
+}
+
 int
 smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
                 const char *source)
@@ -247,6 +269,8 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 		caps = old.caps;
 	if (old.source[0] != '\0' && strcmp(source, "added") == 0)
 		source = old.source;
+	if (entry_current(s, fp, &old, caps, source))
+		return 0;
 	if ((r = cert_pem(cert, &pem, &pemlen)) != 0)
 		return r;
 	snprintf(name, sizeof(name), "%s.pem", fp);

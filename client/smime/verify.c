@@ -162,6 +162,60 @@ load_crls_file(const char *path, STACK_OF(X509_CRL) * sk)
 	ERR_clear_error();
 }
 
+/*
+ * The system store as OpenSSL's defaults name it (SSL_CERT_DIR /
+ * SSL_CERT_FILE honoured).  The hashed directory is read lazily, one file
+ * per issuer looked up; the bundle file is parsed whole (~140 roots, tens
+ * of milliseconds), so it is only added when the directory had no issuer.
+ */
+static void
+add_system_trust(X509_STORE *xs, bool bundle)
+{
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+	const char *file = getenv(X509_get_default_cert_file_env());
+
+	if (!bundle)
+		X509_STORE_load_path(
+		    xs, dir != NULL ? dir : X509_get_default_cert_dir());
+	else
+		X509_STORE_load_file(
+		    xs, file != NULL ? file : X509_get_default_cert_file());
+	ERR_clear_error();
+}
+
+static bool
+issuer_missing(int err)
+{
+	return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	       err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	       err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+	       err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+}
+
+/* One chain build; X509_V_OK or the verification error. */
+static int
+build_chain(X509_STORE *xs, X509 *signer, STACK_OF(X509) * untrusted,
+            const struct smime_verify_opts *o, STACK_OF(X509) * *chain)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int err = X509_V_ERR_OUT_OF_MEM;
+
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, xs, signer, untrusted) != 1)
+		goto out;
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+	if (o->now != 0)
+		X509_STORE_CTX_set_time(ctx, 0, o->now);
+	if (X509_verify_cert(ctx) == 1) {
+		err = X509_V_OK;
+		*chain = X509_STORE_CTX_get1_chain(ctx);
+	} else {
+		err = X509_STORE_CTX_get_error(ctx);
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	return err;
+}
+
 /* Chain, purpose, validity and revocation of the signer certificate. */
 static enum smime_vstatus
 check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
@@ -169,15 +223,13 @@ check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
 {
 	enum smime_vstatus st = SMIME_V_UNTRUSTED;
 	X509_STORE *xs = NULL;
-	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *chain = NULL;
 	int err, i;
 
-	if ((xs = X509_STORE_new()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL)
+	if ((xs = X509_STORE_new()) == NULL)
 		goto out;
 	if (!o->no_system_trust)
-		X509_STORE_set_default_paths(xs);
+		add_system_trust(xs, false);
 	if (o->store != NULL)
 		smime_store_load_trust(o->store, xs);
 	if (o->ca_file != NULL && X509_STORE_load_file(xs, o->ca_file) != 1) {
@@ -185,13 +237,12 @@ check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
 		goto out;
 	}
 	ERR_clear_error();
-	if (X509_STORE_CTX_init(ctx, xs, signer, untrusted) != 1)
-		goto out;
-	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
-	if (o->now != 0)
-		X509_STORE_CTX_set_time(ctx, 0, o->now);
-	if (X509_verify_cert(ctx) != 1) {
-		err = X509_STORE_CTX_get_error(ctx);
+	err = build_chain(xs, signer, untrusted, o, &chain);
+	if (err != X509_V_OK && issuer_missing(err) && !o->no_system_trust) {
+		add_system_trust(xs, true);
+		err = build_chain(xs, signer, untrusted, o, &chain);
+	}
+	if (err != X509_V_OK) {
 		snprintf(detail, dlen, "%s",
 		         X509_verify_cert_error_string(err));
 		switch (err) {
@@ -212,7 +263,6 @@ check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
 		}
 		goto out;
 	}
-	chain = X509_STORE_CTX_get1_chain(ctx);
 	if (is_revoked(chain, crls)) {
 		snprintf(detail, dlen, "certificate revoked");
 		st = SMIME_V_REVOKED;
@@ -229,7 +279,6 @@ check_cert(X509 *signer, STACK_OF(X509) * untrusted, STACK_OF(X509_CRL) * crls,
 out:
 	ERR_clear_error();
 	sk_X509_pop_free(chain, X509_free);
-	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(xs);
 	return st;
 }

@@ -172,8 +172,14 @@ main(int argc, char **argv)
 	}
 	proto_query_request_encode(&w);
 	emit(&w, "req-query");
-	proto_list_request_encode(&w);
+	proto_list_request_encode(&w, NULL);
 	emit(&w, "req-list");
+	{
+		struct proto_list_request r = {PROTO_LIST_RESCAN};
+
+		proto_list_request_encode(&w, &r);
+		emit(&w, "req-list-rescan");
+	}
 	proto_status_request_encode(&w);
 	emit(&w, "req-status");
 	{

@@ -93,6 +93,28 @@ lib_run(struct p11agent_conn *c, int argc, char **argv, uint8_t *in,
 	return -1;
 }
 
+/*
+ * "list [rescan]": one line per token ("token LABEL") and key ("key URI"),
+ * as p11agent_list() or p11agent_list_rescan() gives them.
+ */
+static int
+lib_list(struct p11agent_conn *c, int rescan)
+{
+	struct p11agent_list *l = NULL;
+	size_t i;
+	int r;
+
+	r = rescan ? p11agent_list_rescan(c, &l) : p11agent_list(c, &l);
+	if (r != 0)
+		return r;
+	for (i = 0; i < l->ntokens; i++)
+		printf("token %s\n", l->tokens[i].label);
+	for (i = 0; i < l->nkeys; i++)
+		printf("key %s\n", l->keys[i].uri);
+	p11agent_list_free(l);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -101,15 +123,24 @@ main(int argc, char **argv)
 	size_t out_len = sizeof(out);
 	int r;
 
-	if (argc < 4) {
+	if (argc < 3 || (argc < 4 && strcmp(argv[2], "list") != 0)) {
 		fprintf(stderr,
-		        "usage: lib-tool SOCK sign|decrypt|derive ...\n");
+		        "usage: lib-tool SOCK sign|decrypt|derive ... | "
+		        "list [rescan]\n");
 		return 2;
 	}
 	if ((r = p11agent_connect(argv[1], &c)) != 0) {
 		fprintf(stderr, "lib-tool: connect: %s\n",
 		        p11agent_strerror(r));
 		return 1;
+	}
+	if (strcmp(argv[2], "list") == 0) {
+		r = lib_list(c, argc > 3 && strcmp(argv[3], "rescan") == 0);
+		if (r != 0)
+			fprintf(stderr, "lib-tool: list: %s\n",
+			        p11agent_conn_errmsg(c));
+		p11agent_close(c);
+		return r != 0;
 	}
 	r = lib_run(c, argc - 2, argv + 2, in, out, &out_len);
 	if (r != 0) {

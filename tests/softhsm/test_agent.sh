@@ -212,6 +212,36 @@ logout_works() {
 }
 t_check "p11 logout drops the login" logout_works
 
+# A list answers from the agent's last reading of the tokens (a few
+# seconds at most); p11 keys asks for a fresh one.
+key_behind_back() {
+	local t0 seen=
+	command -v pkcs11-tool >/dev/null || { echo "no pkcs11-tool (opensc)"; return 1; }
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/behind.pem" 2>/dev/null || return 1
+	"$LIBTOOL" "$SOCK" list rescan >/dev/null || return 1
+	t0=$SECONDS
+	softhsm2-util --import "$W/behind.pem" --token "$P11A_TEST_TOKEN" --label behind --id 0b0b \
+		--pin "$P11A_TEST_PIN" >/dev/null || return 1
+	"$LIBTOOL" "$SOCK" list >"$W/list0" || return 1
+	if [ $((SECONDS - t0)) -lt 4 ] && grep -q "object=behind" "$W/list0"; then
+		echo "a plain list read the token again (no cache)"
+		return 1
+	fi
+	p11 keys | grep -q "behind" || { echo "p11 keys does not show the new key"; return 1; }
+	pkcs11-tool --module "$M" --token-label "$P11A_TEST_TOKEN" --login --pin "$P11A_TEST_PIN" \
+		--delete-object --type privkey --label behind >/dev/null 2>&1 || return 1
+	pkcs11-tool --module "$M" --token-label "$P11A_TEST_TOKEN" --login --pin "$P11A_TEST_PIN" \
+		--delete-object --type pubkey --label behind >/dev/null 2>&1 || return 1
+	for _ in $(seq 80); do # a plain list catches up within 5 s
+		"$LIBTOOL" "$SOCK" list >"$W/list1" || return 1
+		grep -q "object=behind" "$W/list1" || { seen=gone; break; }
+		sleep 0.1
+	done
+	[ "$seen" = gone ] || { echo "a plain list still shows the deleted key after 8 s"; return 1; }
+	grep -c "^key " "$W/list1" | grep -qx 4
+}
+t_check "a key written behind the agent's back: p11 keys shows it at once, a plain list within 5 s" key_behind_back
+
 stop_agent() {
 	kill -TERM "$P11AGENT_PID"
 	for _ in $(seq 100); do kill -0 "$P11AGENT_PID" 2>/dev/null || break; sleep 0.1; done

@@ -224,7 +224,7 @@ enc_query_req(struct proto_writer *w)
 static int
 enc_list_req(struct proto_writer *w)
 {
-	return proto_list_request_encode(w);
+	return proto_list_request_encode(w, NULL);
 }
 static int
 enc_status_req(struct proto_writer *w)
@@ -882,6 +882,46 @@ test_decoder_alloc_failures(void **state)
 }
 
 /* Decoded fields equal what was encoded. */
+/*
+ * The list flags came after the first agents: a bare list request stays
+ * valid (flags 0), a cut or overlong flags field does not.
+ */
+static void
+test_list_request_flags(void **state)
+{
+	static const struct proto_list_request rescan = {PROTO_LIST_RESCAN};
+	struct proto_request req;
+	struct proto_writer w;
+	const uint8_t *p;
+	uint8_t buf[64];
+	size_t len, cut;
+
+	(void)state;
+	proto_writer_init(&w);
+	assert_int_equal(proto_list_request_encode(&w, &rescan), 0);
+	assert_int_equal(proto_writer_finish(&w, &p, &len), 0);
+	assert_true(len + 1 <= sizeof(buf));
+	memcpy(buf, p, len);
+	proto_writer_cleanup(&w);
+	len -= PROTO_FRAME_HEADER;
+	assert_int_equal(
+	    proto_request_decode(buf + PROTO_FRAME_HEADER, len, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_LIST);
+	assert_int_equal(req.u.list.flags, PROTO_LIST_RESCAN);
+	assert_int_equal(
+	    proto_request_decode(buf + PROTO_FRAME_HEADER, len - 4, &req), 0);
+	assert_int_equal(req.ext, PROTO_EXT_LIST);
+	assert_int_equal(req.u.list.flags, 0);
+	for (cut = 1; cut < 4; cut++)
+		assert_int_not_equal(
+		    proto_request_decode(buf + PROTO_FRAME_HEADER, len - cut,
+		                         &req),
+		    0);
+	buf[PROTO_FRAME_HEADER + len] = 0;
+	assert_int_not_equal(
+	    proto_request_decode(buf + PROTO_FRAME_HEADER, len + 1, &req), 0);
+}
+
 static void
 test_request_fields(void **state)
 {
@@ -1870,6 +1910,7 @@ run_msg_tests(void)
 	    cmocka_unit_test(test_encoder_alloc_failures),
 	    cmocka_unit_test(test_decoder_alloc_failures),
 	    cmocka_unit_test(test_request_fields),
+	    cmocka_unit_test(test_list_request_flags),
 	    cmocka_unit_test(test_reply_fields),
 	    cmocka_unit_test(test_golden_bytes),
 	    cmocka_unit_test(test_failures),
