@@ -189,6 +189,20 @@ admin_create(struct tok_token *t, CK_SESSION_HANDLE s, struct admin_tmpl *tm,
 	return 0;
 }
 
+/* What both halves of a key pair carry: class, type, token, id, label. */
+static void
+admin_key_common(struct admin_tmpl *tm, const CK_OBJECT_CLASS *cls,
+                 const CK_KEY_TYPE *kt, const uint8_t *id, const char *label)
+{
+	memset(tm, 0, sizeof(*tm));
+	admin_add(tm, CKA_CLASS, cls, sizeof(*cls));
+	admin_add(tm, CKA_KEY_TYPE, kt, sizeof(*kt));
+	admin_add_bool(tm, CKA_TOKEN, 1);
+	admin_add_bool(tm, CKA_PRIVATE, *cls == CKO_PRIVATE_KEY);
+	admin_add(tm, CKA_ID, id, ADMIN_ID_LEN);
+	admin_add(tm, CKA_LABEL, label, strlen(label));
+}
+
 static int
 admin_store_private(struct tok_token *t, CK_SESSION_HANDLE s,
                     const EVP_PKEY *pk, const uint8_t *id, const char *label,
@@ -199,16 +213,10 @@ admin_store_private(struct tok_token *t, CK_SESSION_HANDLE s,
 	struct admin_tmpl tm;
 	int r;
 
-	memset(&tm, 0, sizeof(tm));
-	admin_add(&tm, CKA_CLASS, &cls, sizeof(cls));
-	admin_add(&tm, CKA_KEY_TYPE, &kt, sizeof(kt));
-	admin_add_bool(&tm, CKA_TOKEN, 1);
-	admin_add_bool(&tm, CKA_PRIVATE, 1);
+	admin_key_common(&tm, &cls, &kt, id, label);
 	admin_add_bool(&tm, CKA_SENSITIVE, 1);
 	admin_add_bool(&tm, CKA_EXTRACTABLE, 0);
 	admin_add_bool(&tm, CKA_SIGN, 1);
-	admin_add(&tm, CKA_ID, id, ADMIN_ID_LEN);
-	admin_add(&tm, CKA_LABEL, label, strlen(label));
 	if (kt == CKK_RSA) {
 		admin_add_bool(&tm, CKA_DECRYPT, 1);
 		admin_add_bn(&tm, CKA_MODULUS, pk, OSSL_PKEY_PARAM_RSA_N);
@@ -243,14 +251,8 @@ admin_store_public(struct tok_token *t, CK_SESSION_HANDLE s, const EVP_PKEY *pk,
 	struct admin_tmpl tm;
 	int r;
 
-	memset(&tm, 0, sizeof(tm));
-	admin_add(&tm, CKA_CLASS, &cls, sizeof(cls));
-	admin_add(&tm, CKA_KEY_TYPE, &kt, sizeof(kt));
-	admin_add_bool(&tm, CKA_TOKEN, 1);
-	admin_add_bool(&tm, CKA_PRIVATE, 0);
+	admin_key_common(&tm, &cls, &kt, id, label);
 	admin_add_bool(&tm, CKA_VERIFY, 1);
-	admin_add(&tm, CKA_ID, id, ADMIN_ID_LEN);
-	admin_add(&tm, CKA_LABEL, label, strlen(label));
 	if (kt == CKK_RSA) {
 		admin_add_bool(&tm, CKA_ENCRYPT, 1);
 		admin_add_bn(&tm, CKA_MODULUS, pk, OSSL_PKEY_PARAM_RSA_N);

@@ -19,8 +19,6 @@
 #include "smime_cli.h"
 #include "util.h"
 
-enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
-
 /* Every certificate of a PEM or DER file. */
 static STACK_OF(X509) * read_certs(const char *path)
 {
@@ -205,22 +203,13 @@ certs_export(struct smime_store *st, const char *addr)
 int
 cli_cmd_certs(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longs[] = {
-	    CLI_GLOBAL_LONGOPTS,
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {NULL, 0, NULL, 0},
-	};
 	struct smime_store *st = NULL;
 	const char *verb, *arg = NULL;
 	bool json = false;
-	int c, r, nargs;
+	int r, nargs;
 
-	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if ((r = cli_option(cli, c, argv)) >= 0)
-			return r;
-	}
+	if ((r = cli_parse_json_flag(cli, argc, argv, &json)) >= 0)
+		return r;
 	if (optind >= argc)
 		return cli_usage_error(cli, "which certs command? (list, add, "
 		                            "export, remove, trust)");

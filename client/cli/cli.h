@@ -65,6 +65,13 @@ enum {
  */
 int cli_option(struct cli *cli, int c, char **argv);
 
+/*
+ * The whole option loop of a subcommand whose only option of its own is
+ * --json (keys, status, certs): sets *json.  Operands are left at optind.
+ * Returns -1 to go on, else the exit code to return at once.
+ */
+int cli_parse_json_flag(struct cli *cli, int argc, char **argv, bool *json);
+
 /* Prints the usage of cli->cmd to f. */
 void cli_command_usage(const struct cli *cli, FILE *f);
 

@@ -18,8 +18,6 @@
 #include "exit.h"
 #include "util.h"
 
-enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
-
 /* One row of the table, as text (all owned). */
 struct key_row {
 	char *token, *uri, *type, *size, *email, *expires;
@@ -303,23 +301,14 @@ json_key(FILE *f, const struct p11agent_key *k)
 int
 cli_cmd_keys(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longs[] = {
-	    CLI_GLOBAL_LONGOPTS,
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {NULL, 0, NULL, 0},
-	};
 	struct p11agent_conn *conn = NULL;
 	struct p11agent_list *list = NULL;
 	bool json = false;
 	size_t i;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if ((r = cli_option(cli, c, argv)) >= 0)
-			return r;
-	}
+	if ((r = cli_parse_json_flag(cli, argc, argv, &json)) >= 0)
+		return r;
 	if (optind != argc)
 		return cli_usage_error(cli, "unexpected argument '%s'",
 		                       argv[optind]);

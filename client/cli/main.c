@@ -286,6 +286,27 @@ cli_option(struct cli *cli, int c, char **argv)
 }
 
 int
+cli_parse_json_flag(struct cli *cli, int argc, char **argv, bool *json)
+{
+	enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
+	static const struct option longs[] = {
+	    CLI_GLOBAL_LONGOPTS,
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, r;
+
+	*json = false;
+	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
+		if (c == OPT_JSON)
+			*json = true;
+		else if ((r = cli_option(cli, c, argv)) >= 0)
+			return r;
+	}
+	return -1;
+}
+
+int
 main(int argc, char **argv)
 {
 	static const struct option longs[] = {

@@ -32,6 +32,46 @@ struct cli;
 int cli_smime_input_arg(struct cli *cli, int argc, char **argv,
                         const char **in);
 
+/* The digest that suits k (RFC 5753: SHA-384 with P-384, SHA-512 above). */
+int cli_smime_default_md(const struct p11agent_key *k);
+
+/*
+ * Reports a failed sign or encrypt (what) that returned err: input that
+ * is not mail, or the agent's reason from conn.  Returns the exit code.
+ */
+int cli_smime_op_fail(struct p11agent_conn *conn, int err, const char *what);
+
+/* Option numbers of the options verify and decrypt share. */
+enum {
+	CLI_SMIME_OPT_CA_FILE = CLI_OPT_FIRST_LOCAL,
+	CLI_SMIME_OPT_JSON,
+	CLI_SMIME_OPT_ALLOW_SHA1,
+	CLI_SMIME_OPT_NEXT, /* decrypt numbers its own from here */
+};
+
+#define CLI_SMIME_VERIFY_LONGOPTS                                              \
+	{"ca-file", required_argument, NULL, CLI_SMIME_OPT_CA_FILE},           \
+	    {"json", no_argument, NULL, CLI_SMIME_OPT_JSON},                   \
+	{                                                                      \
+		"allow-sha1", no_argument, NULL, CLI_SMIME_OPT_ALLOW_SHA1      \
+	}
+
+/*
+ * The options verify and decrypt share (--ca-file, --json,
+ * --allow-sha1): applies option c to vo and *json.  Returns true when c
+ * was one of them.
+ */
+bool cli_smime_verify_option(int c, const char *arg,
+                             struct smime_verify_opts *vo, bool *json);
+
+/*
+ * What verify and decrypt do after their options: the IN operand, a
+ * readable --ca-file, IN opened into *fd.  Returns -1 to go on, or the
+ * exit code after printing why not.
+ */
+int cli_smime_verify_begin(struct cli *cli, int argc, char **argv,
+                           const struct smime_verify_opts *vo, int *fd);
+
 /*
  * An output that appears only when complete: a temporary file in OUT's
  * folder, renamed over OUT by cli_smime_out_commit(); for standard output

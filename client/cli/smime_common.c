@@ -665,3 +665,58 @@ cli_smime_input_arg(struct cli *cli, int argc, char **argv, const char **in)
 		*in = argv[optind];
 	return -1;
 }
+
+bool
+cli_smime_verify_option(int c, const char *arg, struct smime_verify_opts *vo,
+                        bool *json)
+{
+	switch (c) {
+	case CLI_SMIME_OPT_CA_FILE:
+		vo->ca_file = arg;
+		return true;
+	case CLI_SMIME_OPT_JSON:
+		*json = true;
+		return true;
+	case CLI_SMIME_OPT_ALLOW_SHA1:
+		vo->allow_sha1 = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int
+cli_smime_verify_begin(struct cli *cli, int argc, char **argv,
+                       const struct smime_verify_opts *vo, int *fd)
+{
+	const char *in = NULL;
+	int r;
+
+	if ((r = cli_smime_input_arg(cli, argc, argv, &in)) >= 0)
+		return r;
+	if (vo->ca_file != NULL && access(vo->ca_file, R_OK) != 0) {
+		fprintf(stderr, "p11: %s: cannot read the CA file\n",
+		        vo->ca_file);
+		return P11_EXIT_USAGE;
+	}
+	if ((r = cli_smime_open_in(in, fd)) != 0)
+		return r;
+	return -1;
+}
+
+int
+cli_smime_default_md(const struct p11agent_key *k)
+{
+	if (k->key_type != P11AGENT_KEY_EC || k->bits <= 256)
+		return NID_sha256;
+	return k->bits > 384 ? NID_sha512 : NID_sha384;
+}
+
+int
+cli_smime_op_fail(struct p11agent_conn *conn, int err, const char *what)
+{
+	if (err == P11AGENT_E_FORMAT || err == P11AGENT_E_TOO_LARGE)
+		return cli_fail(err, "the input is not a mail message", "%s",
+		                what);
+	return cli_fail_conn(conn, err, "%s", what);
+}

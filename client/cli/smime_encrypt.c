@@ -233,21 +233,13 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 	if (sign) {
 		cli_smime_add_chain(store, self);
 		so.key = self;
-		so.md_nid = k->key_type == P11AGENT_KEY_EC && k->bits > 384
-		                ? NID_sha512
-		            : k->key_type == P11AGENT_KEY_EC && k->bits > 256
-		                ? NID_sha384
-		                : NID_sha256;
+		so.md_nid = cli_smime_default_md(k);
 		eo.sign = &so;
 	}
 	if ((r = cli_smime_out_open(&out, outpath)) != 0)
 		goto out;
 	if ((r = smime_encrypt(fd, out.fd, &eo)) != 0) {
-		if (r == P11AGENT_E_FORMAT || r == P11AGENT_E_TOO_LARGE)
-			r = cli_fail(r, "the input is not a mail message",
-			             "encrypt");
-		else
-			r = cli_fail_conn(conn, r, "encrypt");
+		r = cli_smime_op_fail(conn, r, "encrypt");
 		goto out;
 	}
 	r = cli_smime_out_commit(&out);

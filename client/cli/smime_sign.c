@@ -112,22 +112,12 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	}
 	if (cli_smime_store_open(&store) == 0)
 		cli_smime_add_chain(store, so.key);
-	if (so.md_nid == 0) {
-		/* The digest suits the key (RFC 5753: P-384 with SHA-384). */
-		so.md_nid = k->key_type == P11AGENT_KEY_EC && k->bits > 384
-		                ? NID_sha512
-		            : k->key_type == P11AGENT_KEY_EC && k->bits > 256
-		                ? NID_sha384
-		                : NID_sha256;
-	}
+	if (so.md_nid == 0)
+		so.md_nid = cli_smime_default_md(k);
 	if ((r = cli_smime_out_open(&out, outpath)) != 0)
 		goto out;
 	if ((r = smime_sign(fd, out.fd, &so)) != 0) {
-		if (r == P11AGENT_E_FORMAT || r == P11AGENT_E_TOO_LARGE)
-			r = cli_fail(r, "the input is not a mail message",
-			             "sign");
-		else
-			r = cli_fail_conn(conn, r, "sign");
+		r = cli_smime_op_fail(conn, r, "sign");
 		goto out;
 	}
 	r = cli_smime_out_commit(&out);

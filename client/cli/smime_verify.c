@@ -13,12 +13,6 @@
 #include "smime_cli.h"
 #include "util.h"
 
-enum {
-	OPT_CA_FILE = CLI_OPT_FIRST_LOCAL,
-	OPT_JSON,
-	OPT_ALLOW_SHA1,
-};
-
 static void
 print_json(enum smime_vstatus st, const struct smime_signer_info *si)
 {
@@ -65,9 +59,7 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longs[] = {
 	    CLI_GLOBAL_LONGOPTS,
-	    {"ca-file", required_argument, NULL, OPT_CA_FILE},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1},
+	    CLI_SMIME_VERIFY_LONGOPTS,
 	    {"output", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -77,7 +69,7 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 	struct cli_smime_out out;
 	struct smime_rd rd;
 	enum smime_vstatus st = SMIME_V_MALFORMED;
-	const char *outpath = NULL, *in = NULL;
+	const char *outpath = NULL;
 	bool json = false;
 	int c, r, fd = -1;
 
@@ -88,31 +80,17 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 	out.fd = -1;
 	while ((c = getopt_long(argc, argv, ":o:", longs, NULL)) != -1) {
 		switch (c) {
-		case OPT_CA_FILE:
-			vo.ca_file = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_ALLOW_SHA1:
-			vo.allow_sha1 = true;
-			break;
 		case 'o':
 			outpath = optarg;
 			break;
 		default:
+			if (cli_smime_verify_option(c, optarg, &vo, &json))
+				break;
 			if ((r = cli_option(cli, c, argv)) >= 0)
 				return r;
 		}
 	}
-	if ((r = cli_smime_input_arg(cli, argc, argv, &in)) >= 0)
-		return r;
-	if (vo.ca_file != NULL && access(vo.ca_file, R_OK) != 0) {
-		fprintf(stderr, "p11: %s: cannot read the CA file\n",
-		        vo.ca_file);
-		return P11_EXIT_USAGE;
-	}
-	if ((r = cli_smime_open_in(in, &fd)) != 0)
+	if ((r = cli_smime_verify_begin(cli, argc, argv, &vo, &fd)) >= 0)
 		return r;
 	if ((r = cli_smime_store_open(&store)) != 0)
 		goto out;

@@ -12,8 +12,6 @@
 #include "exit.h"
 #include "util.h"
 
-enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
-
 /* Token flags worth telling a user, in words and as JSON names. */
 static const struct {
 	uint32_t flag;
@@ -161,22 +159,13 @@ print_json(const struct p11agent_status *s, const char *sock)
 int
 cli_cmd_status(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longs[] = {
-	    CLI_GLOBAL_LONGOPTS,
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {NULL, 0, NULL, 0},
-	};
 	struct p11agent_conn *conn = NULL;
 	struct p11agent_status *st = NULL;
 	bool json = false;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if ((r = cli_option(cli, c, argv)) >= 0)
-			return r;
-	}
+	if ((r = cli_parse_json_flag(cli, argc, argv, &json)) >= 0)
+		return r;
 	if (optind != argc)
 		return cli_usage_error(cli, "unexpected argument '%s'",
 		                       argv[optind]);
