@@ -545,7 +545,7 @@ cli_smime_add_chain(struct smime_store *store, struct smime_key *key)
 
 	if ((all = sk_X509_new_null()) == NULL)
 		return P11AGENT_E_NOMEM;
-	smime_store_load_certs(store, all);
+	smime_store_load_chain_certs(store, all);
 	/* Up to the root (not sent: the receiver must have it anyway). */
 	for (depth = 0; depth < 8; depth++) {
 		for (i = 0; i < sk_X509_num(all); i++) {

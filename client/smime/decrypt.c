@@ -1791,6 +1791,8 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 				goto fail;
 			if (res->status != SMIME_D_OK)
 				goto done;
+			/* Good only once the innermost entity is written. */
+			res->status = SMIME_D_MALFORMED;
 			if (lseek(tmp, 0, SEEK_SET) != 0) {
 				r = P11A_E_IO;
 				goto fail;
@@ -1832,6 +1834,7 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 				r = 0;
 				goto done;
 			}
+			res->status = SMIME_D_MALFORMED; /* as above */
 		} else if (nid == NID_pkcs7_signed) {
 			r = smime_verify_cms(body.buf, body.len, false, NULL,
 			                     &vo, &vst, &si);

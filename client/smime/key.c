@@ -74,13 +74,28 @@ STACK_OF(X509) * smime_key_get0_chain(const struct smime_key *k)
 	return k->chain;
 }
 
+/*
+ * A length a key operation reported: within the room it was given.
+ * OpenSSL 3.0's ECDSA reports success with a length of (unsigned)-1 when
+ * encoding the signature fails for want of memory.
+ */
+static int
+fits(size_t len, size_t room, int err)
+{
+	return len > 0 && len <= room ? 0 : err;
+}
+
 int
 smime_key_sign(struct smime_key *k, int md_nid, int pss, const uint8_t *dgst,
                size_t dlen, uint8_t *sig, size_t *siglen)
 {
+	size_t room = *siglen;
+	int r;
+
 	if (k->ops->sign == NULL)
 		return P11A_E_KEY_TYPE;
-	return k->ops->sign(k->ctx, md_nid, pss, dgst, dlen, sig, siglen);
+	r = k->ops->sign(k->ctx, md_nid, pss, dgst, dlen, sig, siglen);
+	return r != 0 ? r : fits(*siglen, room, P11A_E_SIGNATURE);
 }
 
 int
@@ -88,19 +103,27 @@ smime_key_decrypt(struct smime_key *k, int oaep, int oaep_md_nid,
                   int mgf1_md_nid, const uint8_t *label, size_t label_len,
                   const uint8_t *ct, size_t ctlen, uint8_t *pt, size_t *ptlen)
 {
+	size_t room = *ptlen;
+	int r;
+
 	if (k->ops->decrypt == NULL)
 		return P11A_E_KEY_TYPE;
-	return k->ops->decrypt(k->ctx, oaep, oaep_md_nid, mgf1_md_nid, label,
-	                       label_len, ct, ctlen, pt, ptlen);
+	r = k->ops->decrypt(k->ctx, oaep, oaep_md_nid, mgf1_md_nid, label,
+	                    label_len, ct, ctlen, pt, ptlen);
+	return r != 0 ? r : fits(*ptlen, room, P11A_E_INTERNAL);
 }
 
 int
 smime_key_derive(struct smime_key *k, const uint8_t *point, size_t plen,
                  uint8_t *z, size_t *zlen)
 {
+	size_t room = *zlen;
+	int r;
+
 	if (k->ops->derive == NULL)
 		return P11A_E_KEY_TYPE;
-	return k->ops->derive(k->ctx, point, plen, z, zlen);
+	r = k->ops->derive(k->ctx, point, plen, z, zlen);
+	return r != 0 ? r : fits(*zlen, room, P11A_E_INTERNAL);
 }
 
 /* The EVP_PKEY kind. */

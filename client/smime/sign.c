@@ -157,6 +157,22 @@ out:
 	return r;
 }
 
+/*
+ * OpenSSL 3.0's encoder does not report every allocation failure: the
+ * DER of a SET OF can come out unsorted or unwritten with a length that
+ * says it is fine (found by tests/unit/smime/test_smime_alloc.c).  A
+ * message whose signed attributes (same content, tag [0] instead of SET)
+ * or signature are not in it as signed must not leave this process.
+ */
+static bool
+carries_signed_parts(const uint8_t *der, size_t len, const uint8_t *attrs,
+                     size_t attrslen, const uint8_t *sig, size_t siglen)
+{
+	return attrslen > 1 &&
+	       memmem(der, len, attrs + 1, attrslen - 1) != NULL &&
+	       memmem(der, len, sig, siglen) != NULL;
+}
+
 int
 smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
                         const uint8_t *dg, unsigned dglen, uint8_t **der,
@@ -171,7 +187,7 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
 	uint8_t *attrs = NULL, *buf = NULL, *sig = NULL;
 	const unsigned char *cp;
 	uint8_t h[EVP_MAX_MD_SIZE];
-	size_t attrslen, siglen;
+	size_t attrslen = 0, siglen = 0;
 	unsigned hlen;
 	int i, len, r = P11A_E_NOMEM;
 
@@ -184,15 +200,13 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
 		goto out;
 	/* The public key stands in for the private one: CMS_PARTIAL makes
 	 * OpenSSL set everything up but sign; we sign below. */
+	/* The certificates join after the round trip below: parsing one
+	 * costs a decoder set-up in OpenSSL 3.0, and they need none. */
 	if ((si = CMS_add1_signer(cms, cert, X509_get0_pubkey(cert), md,
-	                          CMS_PARTIAL | CMS_CADES | CMS_NOSMIMECAP)) ==
-	    NULL) {
+	                          CMS_PARTIAL | CMS_CADES | CMS_NOSMIMECAP |
+	                              CMS_NOCERTS)) == NULL) {
 		r = P11A_E_KEY_TYPE;
 		goto out;
-	}
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		if (CMS_add1_cert(cms, sk_X509_value(chain, i)) <= 0)
-			goto out;
 	}
 	if ((r = add_attrs(si, dg, dglen)) != 0)
 		goto out;
@@ -209,8 +223,13 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
 	OPENSSL_free(buf);
 	buf = NULL;
 	if ((sis = CMS_get0_SignerInfos(cms2)) == NULL ||
-	    (si = sk_CMS_SignerInfo_value(sis, 0)) == NULL)
+	    (si = sk_CMS_SignerInfo_value(sis, 0)) == NULL ||
+	    CMS_add1_cert(cms2, cert) <= 0)
 		goto out;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		if (CMS_add1_cert(cms2, sk_X509_value(chain, i)) <= 0)
+			goto out;
+	}
 	if ((r = signed_attrs_der(si, &attrs, &attrslen)) != 0)
 		goto out;
 	if (EVP_Digest(attrs, attrslen, h, &hlen, md, NULL) != 1) {
@@ -237,6 +256,11 @@ smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
 		goto out;
 	}
 	if ((len = i2d_CMS_ContentInfo(cms2, &buf)) <= 0) {
+		r = P11A_E_NOMEM;
+		goto out;
+	}
+	if (!carries_signed_parts(buf, (size_t)len, attrs, attrslen, sig,
+	                          siglen)) {
 		r = P11A_E_NOMEM;
 		goto out;
 	}

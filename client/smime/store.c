@@ -357,9 +357,22 @@ smime_store_trust(struct smime_store *s, X509 *ca)
 }
 
 /* Calls fn for each "<fp>.pem" in dir. */
+static int each_pem_if(const char *dir,
+                       bool (*want)(const char *dir, const char *fp),
+                       int (*fn)(void *ctx, const char *fp, X509 *x),
+                       void *ctx);
+
 static int
 each_pem(const char *dir, int (*fn)(void *ctx, const char *fp, X509 *x),
          void *ctx)
+{
+	return each_pem_if(dir, NULL, fn, ctx);
+}
+
+/* Like each_pem(), for the files want (if not NULL) accepts by name. */
+static int
+each_pem_if(const char *dir, bool (*want)(const char *dir, const char *fp),
+            int (*fn)(void *ctx, const char *fp, X509 *x), void *ctx)
 {
 	char path[4096];
 	struct dirent *de;
@@ -375,6 +388,10 @@ each_pem(const char *dir, int (*fn)(void *ctx, const char *fp, X509 *x),
 		if (n != 68 || strcmp(de->d_name + 64, ".pem") != 0 ||
 		    !is_fp(de->d_name))
 			continue;
+		de->d_name[64] = '\0';
+		if (want != NULL && !want(dir, de->d_name))
+			continue;
+		de->d_name[64] = '.';
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		                     de->d_name) >= sizeof(path) ||
 		    (x = read_pem(path)) == NULL)
@@ -544,6 +561,22 @@ int
 smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
 	return each_pem(s->dir, add_to_stack, sk);
+}
+
+/* Kept from a chain or added by hand: a possible intermediate. */
+static bool
+is_chain_candidate(const char *dir, const char *fp)
+{
+	struct meta m;
+
+	read_meta(dir, fp, &m);
+	return strcmp(m.source, "verified") != 0;
+}
+
+int
+smime_store_load_chain_certs(struct smime_store *s, STACK_OF(X509) * sk)
+{
+	return each_pem_if(s->dir, is_chain_candidate, add_to_stack, sk);
 }
 
 int

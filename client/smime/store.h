@@ -87,6 +87,13 @@ int smime_store_load_trust(struct smime_store *s, X509_STORE *xs);
 /* Adds every stored certificate to sk (for building chains). */
 int smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk);
 
+/*
+ * Adds the stored certificates that may be intermediates: all but the
+ * signers' own certificates kept from verified mail, which make up most
+ * of a grown store (and each parse costs a decoder set-up in OpenSSL 3.0).
+ */
+int smime_store_load_chain_certs(struct smime_store *s, STACK_OF(X509) * sk);
+
 /* Adds the stored CRLs to sk. */
 int smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) * sk);
 
