@@ -28,6 +28,7 @@
 #include "proto/err.h"
 #include "der.h"
 #include "internal.h"
+#include "part.h"
 #include "smime.h"
 
 #define MSG_MAX ((size_t)1024 * 1024 * 1024)
@@ -1657,6 +1658,40 @@ out:
 	return r;
 }
 
+/*
+ * In a multipart (a mailing list's footer added to encrypted mail), the
+ * first application/pkcs7-mime part: its header section goes into h and
+ * ct, and part reads its body.  *found is false when there is none.
+ */
+static int
+find_smime_part(struct smime_rd *rd, struct smime_hdrs *h, struct smime_ct *ct,
+                struct smime_rd *part, struct smime_part_src *src, bool *found)
+{
+	enum smime_delim kind;
+	char *b = strdup(smime_ct_param(ct, "boundary"));
+	int r;
+
+	*found = false;
+	if (b == NULL)
+		return P11A_E_NOMEM;
+	r = smime_part_skip(rd, b, &kind);
+	while (r == 0 && kind == SMIME_DELIM_NEXT) {
+		smime_hdrs_cleanup(h);
+		smime_ct_cleanup(ct);
+		if (smime_hdrs_read(h, rd) != 0)
+			break; /* not a part: nothing found */
+		smime_ct_parse(ct, smime_hdrs_value(h, "Content-Type"));
+		if (smime_is_pkcs7_mime(ct)) {
+			r = smime_part_rd_init(part, src, rd, b);
+			*found = r == 0;
+			break;
+		}
+		r = smime_part_skip(rd, b, &kind);
+	}
+	free(b);
+	return r;
+}
+
 int
 smime_decrypt(struct smime_rd *rd0, int out_fd,
               const struct smime_decrypt_opts *o,
@@ -1667,7 +1702,8 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 	struct smime_signer_info si;
 	struct smime_hdrs h, prot, outer;
 	struct smime_ct ct;
-	struct smime_rd rdm, *rd = rd0;
+	struct smime_rd rdm, part, *rd = rd0;
+	struct smime_part_src psrc;
 	enum smime_vstatus vst;
 	CMS_ContentInfo *cms = NULL;
 	ASN1_OCTET_STRING **pos;
@@ -1680,6 +1716,8 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 	memset(res, 0, sizeof(*res));
 	memset(&si, 0, sizeof(si));
 	memset(&rdm, 0, sizeof(rdm));
+	memset(&part, 0, sizeof(part));
+	memset(&psrc, 0, sizeof(psrc));
 	memset(&ct, 0, sizeof(ct));
 	smime_hdrs_init(&h);
 	smime_hdrs_init(&prot);
@@ -1733,6 +1771,21 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 			if (layer > 0 && prot.n == 0 &&
 			    (r = smime_split_hdrs(&h, &prot, NULL)) != 0)
 				goto fail;
+		}
+		if (layer == 0 && !bare && smime_ct_is_multipart(&ct) &&
+		    !smime_ct_is(&ct, "multipart/signed") &&
+		    smime_ct_param(&ct, "boundary") != NULL) {
+			bool found;
+
+			if ((r = find_smime_part(rd, &h, &ct, &part, &psrc,
+			                         &found)) != 0)
+				goto fail;
+			if (!found) {
+				snprintf(res->detail, sizeof(res->detail),
+				         "no S/MIME part in the multipart");
+				goto done;
+			}
+			rd = &part;
 		}
 		if (!bare && smime_ct_is(&ct, "multipart/signed")) {
 			/* Verify while copying the signed entity aside (rd
@@ -1886,6 +1939,7 @@ fail:
 	if (tmp >= 0)
 		close(tmp);
 	smime_rd_cleanup(&rdm);
+	smime_part_rd_cleanup(&part, &psrc);
 	smime_signer_info_cleanup(&si);
 	smime_ct_cleanup(&ct);
 	smime_hdrs_cleanup(&h);

@@ -407,6 +407,25 @@ done
 t_case "openssl cms -encrypt (p256, ECDH, X9.63 KDF sha256) -> p11 decrypt" ossl_enc p256 ecdh aes-128-cbc sha256
 t_case "openssl cms -encrypt (p384, ECDH, X9.63 KDF sha384) -> p11 decrypt" ossl_enc p384 ecdh aes-256-gcm sha384
 
+# A mailing list adds a footer: the encrypted entity becomes the first part
+# of a multipart/mixed.
+ossl_enc_footer() {
+	local tag=ossl-footer
+	mkmail bob@p11agent.test rsa2048@p11agent.test "list $tag" "$W/$tag.plain"
+	openssl cms -encrypt -in "$W/$tag.plain" -aes-256-cbc -recip "$T_KEYS/rsa2048.cert.pem" \
+		-out "$W/$tag.part" || return 1
+	{
+		printf 'From: bob@p11agent.test\nTo: list@p11agent.test\nSubject: via the list\n'
+		printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="LIST-b"\n\n'
+		printf 'The list added this.\n--LIST-b\n'
+		grep -v '^MIME-Version:' "$W/$tag.part"
+		printf '\n--LIST-b\nContent-Type: text/plain\n\n-- \nlist footer\n--LIST-b--\n'
+	} >"$W/$tag.eml"
+	dec_check "$tag" "$W/$tag.eml" "$W/$tag.plain" unauthenticated || return 1
+	! grep -q "list footer" "$W/$tag.dec"
+}
+t_case "a list footer around openssl's encrypted part (multipart/mixed) -> p11 decrypt opens the part" ossl_enc_footer
+
 gpgsm_enc() { # KEY
 	local k=$1 tag=gpgsm-$1
 	need_gpgsm || return $?

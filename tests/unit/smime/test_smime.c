@@ -551,6 +551,100 @@ test_encrypt_decrypt(void **state)
 	encrypt_decrypt(1, true, SMIME_CIPHER_AES256_GCM, true);
 }
 
+/* Decrypts msg (len bytes) with t's key: the status, the output in *out. */
+static enum smime_dstatus
+decrypt_text(struct rt *t, const char *msg, size_t len, char **out)
+{
+	struct smime_decrypt_opts dopts;
+	struct smime_decrypt_result res;
+	struct smime_rd rd;
+	enum smime_dstatus st;
+	size_t olen;
+	int fd;
+
+	memset(&dopts, 0, sizeof(dopts));
+	dopts.keys = &t->key;
+	dopts.nkeys = 1;
+	dopts.vopts = &t->vo;
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_rd_init_mem(&rd, (const uint8_t *)msg, len), 0);
+	assert_int_equal(smime_decrypt(&rd, fd, &dopts, &res), 0);
+	st = res.status;
+	smime_rd_cleanup(&rd);
+	smime_decrypt_result_cleanup(&res);
+	if (lseek(fd, 0, SEEK_END) == 0)
+		*out = strdup(""); /* fd_text() wants content */
+	else
+		*out = fd_text(fd, &olen);
+	assert_non_null(*out);
+	close(fd);
+	return st;
+}
+
+/*
+ * An encrypted part inside a multipart/mixed (a mailing list's footer):
+ * found and opened; a multipart without one, or one whose encrypted part
+ * is cut short, is refused with nothing written.
+ */
+static void
+test_decrypt_in_multipart(void **state)
+{
+	struct smime_encrypt_opts eo;
+	struct rt t;
+	char *enc, *body, *wrapped, *out;
+	size_t len, wlen;
+	int in, fd;
+
+	(void)state;
+	rt_init(&t, 1);
+	memset(&eo, 0, sizeof(eo));
+	eo.recipients = sk_X509_new_null();
+	X509_up_ref(t.cert);
+	sk_X509_push(eo.recipients, t.cert);
+	eo.cipher = SMIME_CIPHER_AES256_CBC;
+	in = mem_fd(msg_7bit, strlen(msg_7bit));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
+	enc = fd_text(fd, &len);
+	/* The encrypted entity without the outer fields becomes a part. */
+	assert_non_null(body = strstr(enc, "Content-Type: application/"));
+	wlen = len + 512;
+	assert_non_null(wrapped = malloc(wlen));
+	snprintf(wrapped, wlen,
+	         "From: Alice <alice@example.org>\n"
+	         "Subject: to the list\n"
+	         "MIME-Version: 1.0\n"
+	         "Content-Type: multipart/mixed; boundary=\"LIST\"\n\n"
+	         "preamble\n--LIST\n%s\n--LIST\n"
+	         "Content-Type: text/plain\n\n"
+	         "-- \nlist footer\n--LIST--\n",
+	         body);
+	assert_int_equal(decrypt_text(&t, wrapped, strlen(wrapped), &out),
+	                 SMIME_D_OK);
+	assert_non_null(strstr(out, "Hello Bob,"));
+	assert_null(strstr(out, "list footer"));
+	free(out);
+	/* Cut inside the encrypted part: malformed, nothing written. */
+	body = strstr(wrapped, "--LIST\nContent-Type: text/plain");
+	assert_non_null(body);
+	memmove(body - 40, body, strlen(body) + 1);
+	assert_int_not_equal(decrypt_text(&t, wrapped, strlen(wrapped), &out),
+	                     SMIME_D_OK);
+	assert_int_equal(out[0], '\0');
+	free(out);
+	/* No S/MIME part at all. */
+	assert_int_not_equal(decrypt_text(&t, msg_8bit, strlen(msg_8bit), &out),
+	                     SMIME_D_OK);
+	assert_int_equal(out[0], '\0');
+	free(out);
+	free(wrapped);
+	free(enc);
+	close(in);
+	close(fd);
+	sk_X509_pop_free(eo.recipients, X509_free);
+	rt_cleanup(&t);
+}
+
 int
 main(void)
 {
@@ -564,6 +658,7 @@ main(void)
 	    cmocka_unit_test(test_store),
 	    cmocka_unit_test(test_sign_verify),
 	    cmocka_unit_test(test_encrypt_decrypt),
+	    cmocka_unit_test(test_decrypt_in_multipart),
 	};
 
 	return cmocka_run_group_tests_name("smime", tests, NULL, NULL);
