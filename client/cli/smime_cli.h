@@ -90,14 +90,37 @@ int cli_smime_out_commit(struct cli_smime_out *o);
 void cli_smime_out_abort(struct cli_smime_out *o);
 
 /*
- * The one place where an agent key becomes a struct smime_key.  Until the
- * p11agent OpenSSL provider (client/provider) is wired in, its operations
- * are forwarded to the agent over conn with libp11agent; with the
- * provider this becomes p11a_provider_load_key() + smime_key_from_pkey().
- * conn must outlive the key.  Returns NULL (and prints why) on failure.
+ * The one place where an agent key becomes a struct smime_key.  Its
+ * private operations go through the p11agent OpenSSL provider
+ * (client/provider) in a library context of this module, to the agent
+ * conn is connected to (the provider is pointed there with
+ * $P11AGENT_SOCK); the key is loaded from the provider on its first use.
+ * The context is unloaded and freed with the last such key.  A failed
+ * operation returns the agent's P11AGENT_E_* code (login required, key
+ * not found...), and its sentence is kept for cli_smime_fail().  conn
+ * may be closed before the key is freed.  Returns NULL (and prints why)
+ * on failure.
  */
 struct smime_key *cli_smime_load_key(struct p11agent_conn *conn,
                                      const struct p11agent_key *k);
+
+/*
+ * Reports a failed S/MIME operation like cli_fail_conn(conn, err,
+ * what): with the agent's sentence for the last key operation that
+ * failed, if it failed, else with conn's.  Returns the exit code.
+ */
+int cli_smime_fail(struct p11agent_conn *conn, int err, const char *what);
+
+/*
+ * After a failed OpenSSL call on a key of the p11agent provider: takes
+ * every entry off OpenSSL's error queue and returns the P11AGENT_E_* code
+ * of the newest one the provider put there (its reason is the code
+ * without the sign), or 0 when there is none.  When msg is not NULL, it
+ * receives that entry's sentence, the agent's own words as libp11agent
+ * would give them (without the provider's "p11agent <request>: "), or ""
+ * (ossl_err.c).
+ */
+int cli_ossl_agent_error(char *msg, size_t len);
 
 /* Lower-case address of the message's From: field (first one). */
 bool cli_smime_from_addr(int fd, char *buf, size_t len);

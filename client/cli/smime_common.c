@@ -9,7 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/ec.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -19,9 +20,7 @@
 #include "exit.h"
 #include "smime_cli.h"
 #include "util.h"
-#ifdef P11A_SMIME_VIA_PROVIDER
 #include "provider.h"
-#endif
 
 static int
 copy_fd(int from, int to)
@@ -185,67 +184,103 @@ cli_smime_out_abort(struct cli_smime_out *o)
 	}
 }
 
-/* Agent keys. */
+/*
+ * Agent keys.  Their private operations are EVP calls on keys of the
+ * p11agent OpenSSL provider (client/provider), loaded into a library
+ * context of their own: the rest of the S/MIME code works with software
+ * keys in the default context and never meets the provider's key
+ * management.  The context is made when the first key is used and freed
+ * with the last key; each key is loaded on its first use, because decrypt
+ * offers every key but needs only the one the message names, and encrypt
+ * without --sign needs only the certificate.
+ */
+
+static struct {
+	OSSL_LIB_CTX *lib; /* "p11agent" and "default" loaded, or NULL */
+	size_t nkeys;      /* agent keys alive */
+	char errmsg[512];  /* sentence of the last failed key operation */
+} prov;
 
 struct agent_key {
-	struct p11agent_conn *conn;
 	char *uri;
-	uint32_t type;
-	size_t field; /* EC field size in bytes */
+	const struct p11agent_key *listed; /* the caller's list entry */
+	X509 *cert;
+	struct smime_key *evp; /* the provider's key, once loaded */
 };
 
-static uint32_t
-hash_id(int nid)
+static void
+prov_lib_free(void)
 {
-	switch (nid) {
-	case NID_sha1:
-		return P11AGENT_HASH_SHA1;
-	case NID_sha224:
-		return P11AGENT_HASH_SHA224;
-	case NID_sha256:
-		return P11AGENT_HASH_SHA256;
-	case NID_sha384:
-		return P11AGENT_HASH_SHA384;
-	case NID_sha512:
-		return P11AGENT_HASH_SHA512;
-	default:
-		return P11AGENT_HASH_NONE;
-	}
+	if (prov.lib == NULL)
+		return;
+	/* First: OpenSSL 3.0 does not unload providers with the context. */
+	p11a_provider_unload(prov.lib);
+	OSSL_LIB_CTX_free(prov.lib);
+	prov.lib = NULL;
 }
 
-/* r || s to a DER Ecdsa-Sig-Value, in place (sig has *siglen room). */
 static int
-ecdsa_raw_to_der(uint8_t *sig, size_t rawlen, size_t *siglen)
+prov_lib_get(OSSL_LIB_CTX **out)
 {
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL;
-	int len, ret = P11AGENT_E_NOMEM;
-
-	if (rawlen == 0 || rawlen % 2 != 0)
-		return P11AGENT_E_FORMAT;
-	if ((es = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(sig, (int)(rawlen / 2), NULL)) == NULL ||
-	    (s = BN_bin2bn(sig + rawlen / 2, (int)(rawlen / 2), NULL)) == NULL)
-		goto out;
-	if (!ECDSA_SIG_set0(es, r, s))
-		goto out;
-	r = s = NULL;
-	if ((len = i2d_ECDSA_SIG(es, &der)) <= 0)
-		goto out;
-	if ((size_t)len > *siglen) {
-		ret = P11AGENT_E_ARGS;
-		goto out;
+	*out = NULL;
+	if (prov.lib == NULL) {
+		if ((prov.lib = OSSL_LIB_CTX_new()) == NULL)
+			return P11AGENT_E_NOMEM;
+		if (p11a_provider_add_builtin(prov.lib) != 0) {
+			prov_lib_free();
+			return P11AGENT_E_INTERNAL;
+		}
 	}
-	memcpy(sig, der, (size_t)len);
-	*siglen = (size_t)len;
-	ret = 0;
-out:
-	OPENSSL_free(der);
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	return ret;
+	*out = prov.lib;
+	return 0;
+}
+
+/* Loads k's key through the provider, once.  The error queue says why not. */
+static int
+agent_key_load(struct agent_key *k)
+{
+	OSSL_LIB_CTX *lib;
+	EVP_PKEY *pk;
+	X509 *cert = NULL;
+	int r;
+
+	if (k->evp != NULL)
+		return 0;
+	if ((r = prov_lib_get(&lib)) != 0)
+		return r;
+	if ((pk = p11a_provider_load_listed_key(lib, k->listed)) == NULL)
+		return P11AGENT_E_KEY_NOT_FOUND;
+	/*
+	 * A copy of the certificate: comparing it with the key caches an
+	 * export of its public key to the provider's key management, which
+	 * must go with this key, before the provider is unloaded, and not
+	 * live on in the certificate the S/MIME code holds.
+	 */
+	if ((cert = X509_dup(k->cert)) != NULL)
+		k->evp = smime_key_from_pkey(pk, cert);
+	X509_free(cert);
+	EVP_PKEY_free(pk);
+	/* NULL: out of memory, or the agent's key is not the certificate's. */
+	return k->evp != NULL ? 0 : P11AGENT_E_INTERNAL;
+}
+
+/*
+ * Ends a key operation that returned r.  The provider reports failures
+ * on OpenSSL's error queue, and the EVP layer between it and us turns
+ * them into 0 or -1: the queue has the agent's code (login required, key
+ * not found...) and sentence, which replace r and are kept for
+ * cli_smime_fail().  The queue is left empty.
+ */
+static int
+agent_key_done(int r)
+{
+	int code;
+
+	prov.errmsg[0] = '\0';
+	if (r == 0)
+		return 0;
+	code = cli_ossl_agent_error(prov.errmsg, sizeof(prov.errmsg));
+	return code != 0 ? code : r;
 }
 
 static int
@@ -253,28 +288,12 @@ agent_sign(void *ctx, int md_nid, int pss, const uint8_t *dgst, size_t dlen,
            uint8_t *sig, size_t *siglen)
 {
 	struct agent_key *k = ctx;
-	uint32_t h = hash_id(md_nid), mech;
-	size_t room = *siglen;
 	int r;
 
-	if (k->type == P11AGENT_KEY_RSA)
-		mech = pss ? P11AGENT_MECH_RSA_PSS : P11AGENT_MECH_RSA_PKCS1;
-	else if (k->type == P11AGENT_KEY_EC && !pss)
-		mech = P11AGENT_MECH_ECDSA;
-	else
-		return P11AGENT_E_KEY_TYPE;
-	r = p11agent_sign_digest(k->conn, k->uri, mech, h, pss ? h : 0,
-	                         pss ? (uint32_t)dlen : 0, dgst, dlen, sig,
-	                         siglen);
-	if (r != 0)
-		return r;
-	if (mech == P11AGENT_MECH_ECDSA) {
-		size_t raw = *siglen;
-
-		*siglen = room;
-		return ecdsa_raw_to_der(sig, raw, siglen);
-	}
-	return 0;
+	if ((r = agent_key_load(k)) == 0)
+		r = smime_key_sign(k->evp, md_nid, pss, dgst, dlen, sig,
+		                   siglen);
+	return agent_key_done(r);
 }
 
 static int
@@ -283,14 +302,12 @@ agent_decrypt(void *ctx, int oaep, int oaep_md_nid, int mgf1_md_nid,
               size_t ctlen, uint8_t *pt, size_t *ptlen)
 {
 	struct agent_key *k = ctx;
+	int r;
 
-	if (k->type != P11AGENT_KEY_RSA)
-		return P11AGENT_E_KEY_TYPE;
-	return p11agent_decrypt(
-	    k->conn, k->uri,
-	    oaep ? P11AGENT_PADDING_OAEP : P11AGENT_PADDING_PKCS1,
-	    oaep ? hash_id(oaep_md_nid) : 0, oaep ? hash_id(mgf1_md_nid) : 0,
-	    label, label_len, ct, ctlen, pt, ptlen);
+	if ((r = agent_key_load(k)) == 0)
+		r = smime_key_decrypt(k->evp, oaep, oaep_md_nid, mgf1_md_nid,
+		                      label, label_len, ct, ctlen, pt, ptlen);
+	return agent_key_done(r);
 }
 
 static int
@@ -298,10 +315,11 @@ agent_derive(void *ctx, const uint8_t *point, size_t plen, uint8_t *z,
              size_t *zlen)
 {
 	struct agent_key *k = ctx;
+	int r;
 
-	if (k->type != P11AGENT_KEY_EC)
-		return P11AGENT_E_KEY_TYPE;
-	return p11agent_derive(k->conn, k->uri, point, plen, z, zlen);
+	if ((r = agent_key_load(k)) == 0)
+		r = smime_key_derive(k->evp, point, plen, z, zlen);
+	return agent_key_done(r);
 }
 
 static void
@@ -311,8 +329,13 @@ agent_free(void *ctx)
 
 	if (k == NULL)
 		return;
+	smime_key_free(k->evp);
+	X509_free(k->cert);
 	free(k->uri);
 	free(k);
+	/* The provider's keys are gone: now its context can go too. */
+	if (--prov.nkeys == 0)
+		prov_lib_free();
 }
 
 static const struct smime_key_ops agent_ops = {
@@ -326,7 +349,8 @@ struct smime_key *
 cli_smime_load_key(struct p11agent_conn *conn, const struct p11agent_key *k)
 {
 	const unsigned char *p = k->cert_der;
-	struct smime_key *key = NULL;
+	const char *sock = p11agent_conn_path(conn);
+	struct smime_key *key;
 	struct agent_key *ak;
 	X509 *cert = NULL;
 
@@ -336,42 +360,33 @@ cli_smime_load_key(struct p11agent_conn *conn, const struct p11agent_key *k)
 		        k->uri);
 		return NULL;
 	}
-#ifdef P11A_SMIME_VIA_PROVIDER
-	/* Through the p11agent OpenSSL provider: agent keys as EVP_PKEYs.
-	 * Not the default yet: the agent's error codes (login required,
-	 * key not found) do not come through EVP. */
-	{
-		EVP_PKEY *pk;
-
-		(void)ak;
-		if (p11a_provider_add_builtin(NULL) != 0 ||
-		    setenv("P11AGENT_SOCK", p11agent_conn_path(conn), 1) != 0 ||
-		    (pk = p11a_provider_load_key(NULL, k->uri, NULL)) == NULL) {
-			fprintf(stderr,
-			        "p11: %s: the provider cannot load the "
-			        "key\n",
-			        k->uri);
-			X509_free(cert);
-			return NULL;
-		}
-		key = smime_key_from_pkey(pk, cert);
-		EVP_PKEY_free(pk);
+	/* The provider connects to $P11AGENT_SOCK: the agent of conn. */
+	if (sock[0] != '\0' && setenv("P11AGENT_SOCK", sock, 1) != 0) {
+		fprintf(stderr, "p11: cannot set P11AGENT_SOCK: %s\n",
+		        strerror(errno));
 		X509_free(cert);
-		return key;
+		return NULL;
 	}
-#endif
 	if ((ak = calloc(1, sizeof(*ak))) == NULL ||
 	    (ak->uri = strdup(k->uri)) == NULL) {
 		free(ak);
 		X509_free(cert);
 		return NULL;
 	}
-	ak->conn = conn;
-	ak->type = k->key_type;
-	ak->field = (k->bits + 7) / 8;
+	ak->cert = cert;
+	ak->listed = k;
+	/* Counted before smime_key_new(), which frees ak when it fails. */
+	prov.nkeys++;
 	key = smime_key_new(&agent_ops, ak, cert);
-	X509_free(cert);
 	return key;
+}
+
+int
+cli_smime_fail(struct p11agent_conn *conn, int err, const char *what)
+{
+	if (prov.errmsg[0] != '\0')
+		return cli_fail(err, prov.errmsg, "%s", what);
+	return cli_fail_conn(conn, err, "%s", what);
 }
 
 bool
@@ -718,5 +733,5 @@ cli_smime_op_fail(struct p11agent_conn *conn, int err, const char *what)
 	if (err == P11AGENT_E_FORMAT || err == P11AGENT_E_TOO_LARGE)
 		return cli_fail(err, "the input is not a mail message", "%s",
 		                what);
-	return cli_fail_conn(conn, err, "%s", what);
+	return cli_smime_fail(conn, err, what);
 }

@@ -182,3 +182,15 @@ fail:
 	X509_free(cert);
 	return NULL;
 }
+
+EVP_PKEY *
+p11a_provider_load_listed_key(OSSL_LIB_CTX *libctx,
+                              const struct p11agent_key *ak)
+{
+	EVP_PKEY *key;
+
+	p11a_store_hint = ak;
+	key = p11a_provider_load_key(libctx, ak->uri, NULL);
+	p11a_store_hint = NULL;
+	return key;
+}

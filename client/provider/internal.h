@@ -365,4 +365,10 @@ extern const OSSL_DISPATCH p11a_rsa_asym_cipher_functions[];
 extern const OSSL_DISPATCH p11a_ecdh_keyexch_functions[];
 extern const OSSL_DISPATCH p11a_store_functions[];
 
+/*
+ * The key p11a_provider_load_listed_key() hands the store on this thread
+ * (the caller's own list entry), or NULL: the store then asks the agent.
+ */
+extern _Thread_local const struct p11agent_key *p11a_store_hint;
+
 #endif

@@ -3,6 +3,8 @@
  * certificate (or, for keys without one, the SSH key blob) gives the
  * public key.
  */
+#include <string.h>
+
 #include <openssl/core_names.h>
 #include <openssl/x509.h>
 
@@ -120,6 +122,20 @@ public_from_ssh(struct p11a_key *k, const uint8_t *blob, size_t len,
 	                    "the key's SSH public key has the wrong type");
 }
 
+/*
+ * Could the certificate's key be an RSASSA-PSS key (which the SSH form
+ * cannot tell)?  The OID anywhere in it is enough to take the slow path.
+ */
+static int
+cert_may_be_pss(const struct p11agent_key *ak)
+{
+	static const uint8_t pss_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+	                                  0xf7, 0x0d, 0x01, 0x01, 0x0a};
+
+	return ak->cert_der != NULL && memmem(ak->cert_der, ak->cert_der_len,
+	                                      pss_oid, sizeof(pss_oid)) != NULL;
+}
+
 int
 p11a_key_from_agent(struct p11a_prov *prov, const struct p11agent_key *ak,
                     struct p11a_key **out, struct p11a_why *why)
@@ -150,10 +166,10 @@ p11a_key_from_agent(struct p11a_prov *prov, const struct p11agent_key *ak,
 		r = P11AGENT_E_NOMEM;
 		goto out;
 	}
-	if (ak->cert_der != NULL)
-		r = public_from_cert(k, ak->cert_der, ak->cert_der_len, why);
-	else if (ak->ssh_blob != NULL)
+	if (ak->ssh_blob != NULL && !cert_may_be_pss(ak))
 		r = public_from_ssh(k, ak->ssh_blob, ak->ssh_blob_len, why);
+	else if (ak->cert_der != NULL)
+		r = public_from_cert(k, ak->cert_der, ak->cert_der_len, why);
 	else
 		r = p11a_why_set(why, P11AGENT_E_FORMAT,
 		                 "the agent lists no public key for %s",

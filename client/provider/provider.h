@@ -62,6 +62,15 @@ void p11a_provider_unload(OSSL_LIB_CTX *libctx);
 EVP_PKEY *p11a_provider_load_key(OSSL_LIB_CTX *libctx, const char *uri,
                                  X509 **cert_out);
 
+/*
+ * Like p11a_provider_load_key() for a key the caller already has from
+ * p11agent_list(): the provider takes it from ak instead of asking the
+ * agent for its list again (one connection and one list less).
+ */
+struct p11agent_key;
+EVP_PKEY *p11a_provider_load_listed_key(OSSL_LIB_CTX *libctx,
+                                        const struct p11agent_key *ak);
+
 #ifdef __cplusplus
 }
 #endif

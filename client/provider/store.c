@@ -129,6 +129,8 @@ nomem:
 	return P11AGENT_E_NOMEM;
 }
 
+_Thread_local const struct p11agent_key *p11a_store_hint;
+
 static int
 store_fill(struct store_ctx *c, const char *text, struct p11a_why *why)
 {
@@ -140,6 +142,14 @@ store_fill(struct store_ctx *c, const char *text, struct p11a_why *why)
 	if ((r = p11a_uri_parse(text, &q, why)) != 0)
 		goto out;
 	c->type = p11a_uri_type(q);
+	if (p11a_store_hint != NULL &&
+	    p11a_uri_match_key(q, p11a_store_hint->uri)) {
+		if ((c->entries = OPENSSL_zalloc(sizeof(*c->entries))) == NULL)
+			r = P11AGENT_E_NOMEM;
+		else
+			r = store_add(c, p11a_store_hint, why);
+		goto out;
+	}
 	if ((r = p11a_agent_list(c->prov, &list, why)) != 0)
 		goto out;
 	if (list->nkeys > 0 &&
