@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "proto/err.h"
+#include "ber.h"
 #include "der.h"
 #include "internal.h"
 #include "part.h"
@@ -876,282 +877,29 @@ out:
 
 /*
  * Streaming of enveloped layers: the base64 body is decoded and the BER
- * read as it comes; the recipient infos (small) are kept, the encrypted
- * content goes through the cipher into a temporary file (AES-GCM: first
- * into a spool file, as the authenticated attributes that are its AAD
- * come after it).  Memory use does not depend on the message size.
+ * read as it comes (ber.h); the recipient infos (small) are kept, the
+ * encrypted content goes through the cipher into a temporary file
+ * (AES-GCM: first into a spool file, as the authenticated attributes that
+ * are its AAD come after it).  Memory use does not depend on the message
+ * size.
  */
 
-#define PEND_CAP (128 * 1024)
-#define SMALL_TLV_MAX (1024 * 1024)
-
-struct pendsink {
+/* Decryption as a sink: ciphertext in, plaintext to out. */
+struct ciphersink {
 	struct smime_sink base;
-	uint8_t *buf;
-	size_t len, pos;
-};
-
-static int
-pend_write(struct smime_sink *base, const void *p, size_t n)
-{
-	struct pendsink *s = (struct pendsink *)base;
-
-	if (n > PEND_CAP - s->len)
-		return P11A_E_TOO_LARGE;
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	return 0;
-}
-
-struct bodysrc {
-	struct smime_rd *lines;
-	bool b64, done;
-	struct smime_b64dec dec;
-	struct pendsink pend;
-};
-
-static int
-bodysrc_fill(struct smime_rd *rd, uint8_t *p, size_t cap, size_t *got)
-{
-	struct bodysrc *s = rd->ctx;
-	enum smime_eol eol;
-	const char *line;
-	size_t len, n;
-	int r;
-
-	*got = 0;
-	if (!s->b64)
-		return smime_rd_read(s->lines, p, cap, got);
-	while (s->pend.pos == s->pend.len) {
-		if (s->done)
-			return 0;
-		s->pend.pos = s->pend.len = 0;
-		r = smime_rd_line(s->lines, &line, &len, &eol);
-		if (r == SMIME_EOF) {
-			s->done = true;
-			if ((r = smime_finish(&s->dec.base)) != 0)
-				return r;
-			continue;
-		}
-		if (r != 0)
-			return r;
-		if ((r = smime_put(&s->dec.base, line, len)) != 0)
-			return r;
-	}
-	n = s->pend.len - s->pend.pos;
-	if (n > cap)
-		n = cap;
-	memcpy(p, s->pend.buf + s->pend.pos, n);
-	s->pend.pos += n;
-	*got = n;
-	return 0;
-}
-
-/* Exactly n bytes, or P11A_E_FORMAT at a premature end. */
-static int
-ber_get(struct smime_rd *d, uint8_t *p, size_t n)
-{
-	size_t got, off = 0;
-	int r;
-
-	while (off < n) {
-		if ((r = smime_rd_read(d, p + off, n - off, &got)) != 0)
-			return r;
-		if (got == 0)
-			return P11A_E_FORMAT;
-		off += got;
-	}
-	return 0;
-}
-
-struct berh {
-	uint8_t tag;
-	bool indef;
-	size_t len;
-	uint8_t raw[8];
-	size_t rawlen;
-};
-
-static int
-ber_hdr(struct smime_rd *d, struct berh *h)
-{
-	uint8_t l, b[4];
-	size_t n, i;
-	int r;
-
-	memset(h, 0, sizeof(*h));
-	if ((r = ber_get(d, h->raw, 2)) != 0)
-		return r;
-	h->tag = h->raw[0];
-	l = h->raw[1];
-	h->rawlen = 2;
-	if ((h->tag & 0x1f) == 0x1f)
-		return P11A_E_FORMAT;
-	if (l == 0x80) {
-		if ((h->tag & 0x20) == 0)
-			return P11A_E_FORMAT;
-		h->indef = true;
-	} else if (l < 0x80) {
-		h->len = l;
-	} else {
-		n = l & 0x7f;
-		if (n > 4)
-			return P11A_E_FORMAT;
-		if ((r = ber_get(d, b, n)) != 0)
-			return r;
-		for (i = 0; i < n; i++) {
-			h->len = (h->len << 8) | b[i];
-			h->raw[h->rawlen++] = b[i];
-		}
-	}
-	return 0;
-}
-
-static bool
-ber_eoc(const struct berh *h)
-{
-	return h->tag == 0 && !h->indef && h->len == 0;
-}
-
-/* Reads the rest of a TLV whose header is h into out (BER as it is). */
-static int
-ber_body(struct smime_rd *d, const struct berh *h, struct smime_memsink *out,
-         int depth)
-{
-	struct berh c;
-	uint8_t buf[4096];
-	size_t left, n;
-	int r;
-
-	if (depth > 32)
-		return P11A_E_FORMAT;
-	if ((r = smime_put(&out->base, h->raw, h->rawlen)) != 0)
-		return r;
-	if (!h->indef) {
-		for (left = h->len; left > 0; left -= n) {
-			n = left < sizeof(buf) ? left : sizeof(buf);
-			if ((r = ber_get(d, buf, n)) != 0 ||
-			    (r = smime_put(&out->base, buf, n)) != 0)
-				return r;
-		}
-		return 0;
-	}
-	for (;;) {
-		if ((r = ber_hdr(d, &c)) != 0)
-			return r;
-		if (ber_eoc(&c))
-			return smime_put(&out->base, "\0\0", 2);
-		if ((r = ber_body(d, &c, out, depth + 1)) != 0)
-			return r;
-	}
-}
-
-/* One BER TLV at p (len bytes) as DER-style definite lengths into out. */
-static int
-ber_norm1(const uint8_t *p, size_t len, size_t *used, struct smime_memsink *out,
-          int depth)
-{
-	struct smime_memsink inner;
-	size_t hl = 2, clen = 0, off, u, n, i;
-	uint8_t hdr[8];
-	bool indef = false;
-	int r;
-
-	if (len < 2 || depth > 32 || (p[0] & 0x1f) == 0x1f)
-		return P11A_E_FORMAT;
-	if (p[1] == 0x80) {
-		if ((p[0] & 0x20) == 0)
-			return P11A_E_FORMAT;
-		indef = true;
-	} else if (p[1] < 0x80) {
-		clen = p[1];
-	} else {
-		n = p[1] & 0x7f;
-		if (n == 0 || n > 4 || len - 2 < n)
-			return P11A_E_FORMAT;
-		for (i = 0; i < n; i++)
-			clen = (clen << 8) | p[2 + i];
-		hl += n;
-	}
-	if (!indef && clen > len - hl)
-		return P11A_E_FORMAT;
-	if ((p[0] & 0x20) == 0) {
-		/* Primitive: as it is. */
-		*used = hl + clen;
-		return smime_put(&out->base, p, hl + clen);
-	}
-	smime_memsink_init(&inner, SMALL_TLV_MAX);
-	for (off = hl;;) {
-		if (indef) {
-			if (len - off < 2) {
-				r = P11A_E_FORMAT;
-				goto out;
-			}
-			if (p[off] == 0 && p[off + 1] == 0) {
-				off += 2;
-				break;
-			}
-		} else if (off == hl + clen) {
-			break;
-		}
-		if ((r = ber_norm1(p + off, indef ? len - off : hl + clen - off,
-		                   &u, &inner, depth + 1)) != 0)
-			goto out;
-		off += u;
-	}
-	hdr[0] = p[0];
-	n = 1 + smime_der_len(hdr + 1, inner.len);
-	if ((r = smime_put(&out->base, hdr, n)) != 0 ||
-	    (r = smime_put(&out->base, inner.buf, inner.len)) != 0)
-		goto out;
-	*used = off;
-	r = 0;
-out:
-	smime_memsink_cleanup(&inner);
-	return r;
-}
-
-/* Reads a small TLV (header h already read) and normalises it. */
-static int
-ber_small(struct smime_rd *d, const struct berh *h, struct smime_memsink *out)
-{
-	struct smime_memsink raw;
-	size_t used;
-	int r;
-
-	smime_memsink_init(&raw, SMALL_TLV_MAX);
-	if ((r = ber_body(d, h, &raw, 0)) == 0)
-		r = ber_norm1(raw.buf, raw.len, &used, out, 0);
-	if (r == 0 && used != raw.len)
-		r = P11A_E_FORMAT;
-	smime_memsink_cleanup(&raw);
-	return r;
-}
-
-static void
-tlv_of(const struct smime_memsink *m, struct tlv *t)
-{
-	const uint8_t *p = m->buf;
-	size_t n = m->len;
-
-	if (tlv_get(&p, &n, t) != 0)
-		memset(t, 0, sizeof(*t));
-}
-
-struct ctsink {
-	EVP_CIPHER_CTX *ctx; /* NULL: spool as it is */
+	EVP_CIPHER_CTX *ctx;
 	struct smime_sink *out;
 };
 
 static int
-ct_consume(struct ctsink *c, const uint8_t *p, size_t n)
+cipher_write(struct smime_sink *base, const void *vp, size_t n)
 {
+	struct ciphersink *c = (struct ciphersink *)base;
+	const uint8_t *p = vp;
 	uint8_t buf[16384 + 64];
 	size_t take;
 	int l, r;
 
-	if (c->ctx == NULL)
-		return smime_put(c->out, p, n);
 	while (n > 0) {
 		take = n < 16384 ? n : 16384;
 		if (EVP_DecryptUpdate(c->ctx, buf, &l, p, (int)take) != 1)
@@ -1166,111 +914,24 @@ ct_consume(struct ctsink *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Streams n content bytes of d into c. */
-static int
-ct_copy(struct smime_rd *d, size_t n, struct ctsink *c)
+static void
+ciphersink_init(struct ciphersink *c, EVP_CIPHER_CTX *ctx,
+                struct smime_sink *out)
 {
-	uint8_t buf[16384];
-	size_t take;
-	int r;
-
-	while (n > 0) {
-		take = n < sizeof(buf) ? n : sizeof(buf);
-		if ((r = ber_get(d, buf, take)) != 0 ||
-		    (r = ct_consume(c, buf, take)) != 0)
-			return r;
-		n -= take;
-	}
-	return 0;
+	memset(c, 0, sizeof(*c));
+	c->base.write = cipher_write;
+	c->ctx = ctx;
+	c->out = out;
 }
-
-/* The encryptedContent [0] (primitive, or chunks of OCTET STRING). */
-static int
-ct_stream(struct smime_rd *d, const struct berh *h, struct ctsink *c)
-{
-	struct berh ch;
-	size_t done = 0;
-	int r;
-
-	if (h->tag == 0x80)
-		return h->indef ? P11A_E_FORMAT : ct_copy(d, h->len, c);
-	if (h->tag != 0xa0)
-		return P11A_E_FORMAT;
-	for (;;) {
-		if (!h->indef && done == h->len)
-			return 0;
-		if ((r = ber_hdr(d, &ch)) != 0)
-			return r;
-		if (h->indef && ber_eoc(&ch))
-			return 0;
-		if (ch.tag != 0x04 || ch.indef)
-			return P11A_E_FORMAT;
-		done += ch.rawlen + ch.len;
-		if (!h->indef && done > h->len)
-			return P11A_E_FORMAT;
-		if ((r = ct_copy(d, ch.len, c)) != 0)
-			return r;
-	}
-}
-
-/* An enclosing constructed encoding, to be closed at its end. */
-struct lvl {
-	bool indef;
-	uint64_t end; /* definite: offset of the end in the stream */
-};
 
 static void
-lvl_set(struct lvl *v, const struct smime_rd *d, const struct berh *h)
+tlv_of(const struct smime_memsink *m, struct tlv *t)
 {
-	v->indef = h->indef;
-	v->end = d->offset + h->len;
-}
+	const uint8_t *p = m->buf;
+	size_t n = m->len;
 
-/* Skips what is left of a level (unknown fields) up to its end. */
-static int
-lvl_close(struct smime_rd *d, const struct lvl *v, struct smime_memsink *skip)
-{
-	struct berh h;
-	uint8_t buf[4096];
-	uint64_t left;
-	int r;
-
-	if (v->indef) {
-		for (;;) {
-			if ((r = ber_hdr(d, &h)) != 0)
-				return r;
-			if (ber_eoc(&h))
-				return 0;
-			skip->len = 0;
-			if ((r = ber_body(d, &h, skip, 0)) != 0)
-				return r;
-		}
-	}
-	if (d->offset > v->end)
-		return P11A_E_FORMAT;
-	for (left = v->end - d->offset; left > 0;) {
-		size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-
-		if ((r = ber_get(d, buf, n)) != 0)
-			return r;
-		left -= n;
-	}
-	return 0;
-}
-
-/* The input must end cleanly (complete base64 included). */
-static int
-drain(struct smime_rd *d)
-{
-	uint8_t buf[4096];
-	size_t got;
-	int r;
-
-	do {
-		if ((r = smime_rd_read(d, buf, sizeof(buf), &got)) != 0)
-			return r;
-	} while (got > 0);
-	return 0;
+	if (tlv_get(&p, &n, t) != 0)
+		memset(t, 0, sizeof(*t));
 }
 
 static bool
@@ -1291,13 +952,14 @@ stream_envelope(struct smime_rd *rd, const struct smime_hdrs *h,
 	                                  0x0d, 0x01, 0x07, 0x03};
 	static const uint8_t oid_auth[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
 	                                   0x01, 0x09, 0x10, 0x01, 0x17};
-	struct bodysrc src;
-	struct smime_rd d;
+	struct smime_ber_src src;
+	struct smime_rd *d = &src.rd;
 	struct smime_memsink ris, calg, aattrs, skip;
 	struct smime_fdsink out, spool;
-	struct ctsink cs;
-	struct berh bh, eci;
-	struct lvl lv[4];
+	struct ciphersink cipher;
+	struct smime_sink *sink;
+	struct smime_ber_hdr bh, eci;
+	struct smime_ber_lvl lv[4];
 	struct env e;
 	EVP_CIPHER_CTX *ctx = NULL;
 	uint8_t oid[16], cek[64], mac[16], buf[16384 + 64];
@@ -1305,63 +967,53 @@ stream_envelope(struct smime_rd *rd, const struct smime_hdrs *h,
 	int spool_fd = -1, l, r;
 
 	memset(&src, 0, sizeof(src));
-	memset(&d, 0, sizeof(d));
 	memset(&out, 0, sizeof(out));
 	memset(&spool, 0, sizeof(spool));
 	memset(&e, 0, sizeof(e));
-	smime_memsink_init(&ris, SMALL_TLV_MAX);
-	smime_memsink_init(&calg, SMALL_TLV_MAX);
-	smime_memsink_init(&aattrs, SMALL_TLV_MAX);
-	smime_memsink_init(&skip, SMALL_TLV_MAX);
+	smime_memsink_init(&ris, SMIME_BER_SMALL_MAX);
+	smime_memsink_init(&calg, SMIME_BER_SMALL_MAX);
+	smime_memsink_init(&aattrs, SMIME_BER_SMALL_MAX);
+	smime_memsink_init(&skip, SMIME_BER_SMALL_MAX);
 	res->status = SMIME_D_MALFORMED;
-	src.lines = rd;
-	src.b64 =
-	    smime_cte_parse(smime_hdrs_value(h, "Content-Transfer-Encoding")) ==
-	    SMIME_CTE_BASE64;
-	src.pend.base.write = pend_write;
-	if ((src.pend.buf = malloc(PEND_CAP)) == NULL) {
-		r = P11A_E_NOMEM;
-		goto out;
-	}
-	smime_b64dec_init(&src.dec, &src.pend.base);
-	if ((r = smime_rd_init_fn(&d, bodysrc_fill, &src)) != 0)
+	if ((r = smime_ber_src_open(&src, rd, smime_body_enc(h))) != 0)
 		goto out;
 	/* ContentInfo { contentType, [0] { (Auth)EnvelopedData { */
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x30)
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x30)
 		goto format;
-	lvl_set(&lv[0], &d, &bh);
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x06 || bh.indef ||
-	    bh.len > sizeof(oid) || (r = ber_get(&d, oid, bh.len)) != 0)
+	smime_ber_lvl_set(&lv[0], d, &bh);
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x06 ||
+	    bh.indef || bh.len > sizeof(oid) ||
+	    (r = smime_ber_get(d, oid, bh.len)) != 0)
 		goto format;
 	if (bh.len == sizeof(oid_auth) && memcmp(oid, oid_auth, bh.len) == 0)
 		e.aead = true;
 	else if (bh.len != sizeof(oid_env) || memcmp(oid, oid_env, bh.len) != 0)
 		goto format;
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0xa0)
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0xa0)
 		goto format;
-	lvl_set(&lv[1], &d, &bh);
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x30)
+	smime_ber_lvl_set(&lv[1], d, &bh);
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x30)
 		goto format;
-	lvl_set(&lv[2], &d, &bh);
+	smime_ber_lvl_set(&lv[2], d, &bh);
 	/* version, [0] originatorInfo OPTIONAL, recipientInfos */
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x02 ||
-	    (r = ber_body(&d, &bh, &skip, 0)) != 0 ||
-	    (r = ber_hdr(&d, &bh)) != 0)
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x02 ||
+	    (r = smime_ber_read_tlv(d, &bh, &skip)) != 0 ||
+	    (r = smime_ber_hdr_read(d, &bh)) != 0)
 		goto format;
-	if (bh.tag == 0xa0 && ((r = ber_body(&d, &bh, &skip, 0)) != 0 ||
-	                       (r = ber_hdr(&d, &bh)) != 0))
+	if (bh.tag == 0xa0 && ((r = smime_ber_read_tlv(d, &bh, &skip)) != 0 ||
+	                       (r = smime_ber_hdr_read(d, &bh)) != 0))
 		goto format;
-	if (bh.tag != 0x31 || (r = ber_small(&d, &bh, &ris)) != 0)
+	if (bh.tag != 0x31 || (r = smime_ber_read_small(d, &bh, &ris)) != 0)
 		goto format;
 	tlv_of(&ris, &e.ris);
 	/* EncryptedContentInfo { contentType, algorithm, [0] content } */
-	if ((r = ber_hdr(&d, &eci)) != 0 || eci.tag != 0x30)
+	if ((r = smime_ber_hdr_read(d, &eci)) != 0 || eci.tag != 0x30)
 		goto format;
-	lvl_set(&lv[3], &d, &eci);
-	if ((r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x06 ||
-	    (r = ber_body(&d, &bh, &skip, 0)) != 0 ||
-	    (r = ber_hdr(&d, &bh)) != 0 || bh.tag != 0x30 ||
-	    (r = ber_small(&d, &bh, &calg)) != 0)
+	smime_ber_lvl_set(&lv[3], d, &eci);
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x06 ||
+	    (r = smime_ber_read_tlv(d, &bh, &skip)) != 0 ||
+	    (r = smime_ber_hdr_read(d, &bh)) != 0 || bh.tag != 0x30 ||
+	    (r = smime_ber_read_small(d, &bh, &calg)) != 0)
 		goto format;
 	tlv_of(&calg, &e.calg);
 	if ((r = find_cek(&e, o, cek, &ceklen, res)) != 0) {
@@ -1380,21 +1032,22 @@ stream_envelope(struct smime_rd *rd, const struct smime_hdrs *h,
 		if ((r = smime_tmpfile(o->tmpdir, &spool_fd)) != 0 ||
 		    (r = smime_fdsink_init(&spool, spool_fd)) != 0)
 			goto out;
-		cs.ctx = NULL;
-		cs.out = &spool.base;
+		sink = &spool.base;
 	} else {
-		cs.ctx = ctx;
-		cs.out = &out.base;
+		ciphersink_init(&cipher, ctx, &out.base);
+		sink = &cipher.base;
 	}
-	if ((r = ber_hdr(&d, &bh)) != 0 || (r = ct_stream(&d, &bh, &cs)) != 0 ||
-	    (r = lvl_close(&d, &lv[3], &skip)) != 0)
+	/* [0] IMPLICIT: primitive, or chunks of primitive OCTET STRING. */
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0 ||
+	    (r = smime_ber_string_stream(d, &bh, 0x80, 0, sink)) != 0 ||
+	    (r = smime_ber_lvl_close(d, &lv[3], &skip)) != 0)
 		goto format;
 	if (!e.aead) {
 		/* Whatever follows (unprotectedAttrs) must be complete. */
-		if ((r = lvl_close(&d, &lv[2], &skip)) != 0 ||
-		    (r = lvl_close(&d, &lv[1], &skip)) != 0 ||
-		    (r = lvl_close(&d, &lv[0], &skip)) != 0 ||
-		    (r = drain(&d)) != 0)
+		if ((r = smime_ber_lvl_close(d, &lv[2], &skip)) != 0 ||
+		    (r = smime_ber_lvl_close(d, &lv[1], &skip)) != 0 ||
+		    (r = smime_ber_lvl_close(d, &lv[0], &skip)) != 0 ||
+		    (r = smime_ber_drain(d)) != 0)
 			goto format;
 		if (EVP_DecryptFinal_ex(ctx, buf, &l) != 1) {
 			integrity_failure(res, false);
@@ -1409,29 +1062,29 @@ stream_envelope(struct smime_rd *rd, const struct smime_hdrs *h,
 		goto out;
 	}
 	/* AuthEnvelopedData: [1] authAttrs OPTIONAL and the MAC. */
-	if ((r = ber_hdr(&d, &bh)) != 0)
+	if ((r = smime_ber_hdr_read(d, &bh)) != 0)
 		goto format;
 	if (bh.tag == 0xa1) {
-		if ((r = ber_small(&d, &bh, &aattrs)) != 0 ||
-		    (r = ber_hdr(&d, &bh)) != 0)
+		if ((r = smime_ber_read_small(d, &bh, &aattrs)) != 0 ||
+		    (r = smime_ber_hdr_read(d, &bh)) != 0)
 			goto format;
 		tlv_of(&aattrs, &e.aattrs);
 		if ((r = aead_aad(ctx, &e.aattrs)) != 0)
 			goto out;
 	}
 	if (bh.tag != 0x04 || bh.indef || bh.len != icvlen ||
-	    (r = ber_get(&d, mac, bh.len)) != 0 ||
-	    (r = lvl_close(&d, &lv[2], &skip)) != 0 ||
-	    (r = lvl_close(&d, &lv[1], &skip)) != 0 ||
-	    (r = lvl_close(&d, &lv[0], &skip)) != 0 || (r = drain(&d)) != 0)
+	    (r = smime_ber_get(d, mac, bh.len)) != 0 ||
+	    (r = smime_ber_lvl_close(d, &lv[2], &skip)) != 0 ||
+	    (r = smime_ber_lvl_close(d, &lv[1], &skip)) != 0 ||
+	    (r = smime_ber_lvl_close(d, &lv[0], &skip)) != 0 ||
+	    (r = smime_ber_drain(d)) != 0)
 		goto format;
 	if ((r = smime_finish(&spool.base)) != 0 ||
 	    lseek(spool_fd, 0, SEEK_SET) != 0) {
 		r = r != 0 ? r : P11A_E_IO;
 		goto out;
 	}
-	cs.ctx = ctx;
-	cs.out = &out.base;
+	ciphersink_init(&cipher, ctx, &out.base);
 	for (;;) {
 		ssize_t n = read(spool_fd, buf, 16384);
 
@@ -1442,7 +1095,7 @@ stream_envelope(struct smime_rd *rd, const struct smime_hdrs *h,
 		if (n == 0)
 			break;
 		got = (size_t)n;
-		if ((r = ct_consume(&cs, buf, got)) != 0)
+		if ((r = smime_put(&cipher.base, buf, got)) != 0)
 			goto out;
 	}
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, (int)icvlen, mac) !=
@@ -1476,10 +1129,7 @@ out:
 		close(spool_fd);
 	smime_fdsink_cleanup(&spool);
 	smime_fdsink_cleanup(&out);
-	smime_rd_cleanup(&d);
-	if (src.pend.buf != NULL)
-		OPENSSL_cleanse(src.pend.buf, PEND_CAP);
-	free(src.pend.buf);
+	smime_ber_src_close(&src);
 	smime_memsink_cleanup(&ris);
 	smime_memsink_cleanup(&calg);
 	smime_memsink_cleanup(&aattrs);

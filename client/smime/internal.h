@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ber.h"
 #include "key.h"
 #include "io.h"
 #include "mime.h"
@@ -38,6 +39,9 @@ bool smime_is_pkcs7_mime(const struct smime_ct *ct);
 struct smime_memsink;
 int smime_read_body(struct smime_rd *rd, const struct smime_hdrs *h,
                     struct smime_memsink *mem);
+
+/* How the body after header section h is encoded, for smime_ber_src. */
+enum smime_ber_enc smime_body_enc(const struct smime_hdrs *h);
 
 /* smime_verify() for a message whose header section h was read already. */
 int smime_verify_entity(struct smime_rd *rd, const struct smime_hdrs *h,

@@ -776,17 +776,23 @@ smime_is_pkcs7_mime(const struct smime_ct *ct)
 	return n > 4 && smime_strcasecmp(name + n - 4, ".p7m") == 0;
 }
 
+enum smime_ber_enc
+smime_body_enc(const struct smime_hdrs *h)
+{
+	return smime_cte_parse(smime_hdrs_value(
+	           h, "Content-Transfer-Encoding")) == SMIME_CTE_BASE64
+	           ? SMIME_BER_BASE64
+	           : SMIME_BER_RAW;
+}
+
 int
 smime_read_body(struct smime_rd *rd, const struct smime_hdrs *h,
                 struct smime_memsink *mem)
 {
 	int kind;
 
-	return read_part(
-	    rd, NULL,
-	    smime_cte_parse(smime_hdrs_value(h, "Content-Transfer-Encoding")) ==
-	        SMIME_CTE_BASE64,
-	    mem, &kind);
+	return read_part(rd, NULL, smime_body_enc(h) == SMIME_BER_BASE64, mem,
+	                 &kind);
 }
 
 static int
