@@ -19,6 +19,14 @@
 /* Nesting followed in indefinite lengths: more is no CMS anyone made. */
 #define DEPTH_MAX 32
 
+/* Where smime_ber_src is in a PEM block. */
+enum pem_state {
+	PEM_BEGIN = 0, /* before the BEGIN line */
+	PEM_FIRST,     /* the line after it: data, or a header field */
+	PEM_HEADERS,   /* header fields, up to an empty line */
+	PEM_DATA,      /* base64 lines, up to the END line */
+};
+
 /* Decoded bytes. */
 
 static int
@@ -44,6 +52,88 @@ decoded(struct smime_ber_src *s, int r)
 	return r;
 }
 
+static int
+bad_framing(struct smime_ber_src *s)
+{
+	s->bad_encoding = true;
+	return P11A_E_FORMAT;
+}
+
+/* A line without the white space at its end. */
+static size_t
+trimmed(const char *line, size_t len)
+{
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+	                   line[len - 1] == '\r'))
+		len--;
+	return len;
+}
+
+static bool
+has_prefix(const char *line, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(line, prefix, n) == 0;
+}
+
+/* "-----BEGIN label-----": keeps the label for the END line. */
+static int
+pem_begin(struct smime_ber_src *s, const char *line, size_t len)
+{
+	size_t n;
+
+	len = trimmed(line, len);
+	if (!has_prefix(line, len, "-----BEGIN ") || len < 16 ||
+	    memcmp(line + len - 5, "-----", 5) != 0)
+		return bad_framing(s);
+	n = len - 16;
+	if (n >= sizeof(s->label))
+		return bad_framing(s);
+	memcpy(s->label, line + 11, n);
+	s->label[n] = '\0';
+	s->pem = PEM_FIRST;
+	return 0;
+}
+
+/* "-----END label-----" with BEGIN's label. */
+static bool
+is_pem_end(const struct smime_ber_src *s, const char *line, size_t len)
+{
+	size_t n = strlen(s->label);
+
+	len = trimmed(line, len);
+	return len == 9 + n + 5 && memcmp(line + 9, s->label, n) == 0 &&
+	       memcmp(line + 9 + n, "-----", 5) == 0;
+}
+
+/*
+ * One line (or the first chunk of an overlong one) of a PEM block.  As
+ * PEM_read_bio() does, header fields ("Proc-Type: ...") right after the
+ * BEGIN line are skipped up to the empty line that ends them.
+ */
+static int
+pem_line(struct smime_ber_src *s, const char *line, size_t len)
+{
+	if (s->pem == PEM_BEGIN)
+		return pem_begin(s, line, len);
+	if (has_prefix(line, len, "-----END ")) {
+		if (!is_pem_end(s, line, len))
+			return bad_framing(s);
+		s->done = true;
+		return decoded(s, smime_finish(&s->dec.base));
+	}
+	if (s->pem == PEM_FIRST)
+		s->pem =
+		    memchr(line, ':', len) != NULL ? PEM_HEADERS : PEM_DATA;
+	if (s->pem == PEM_HEADERS) {
+		if (trimmed(line, len) == 0)
+			s->pem = PEM_DATA;
+		return 0;
+	}
+	return decoded(s, smime_put(&s->dec.base, line, len));
+}
+
 /* Decodes the next line of the input into the pending buffer. */
 static int
 src_next_line(struct smime_ber_src *s)
@@ -51,15 +141,26 @@ src_next_line(struct smime_ber_src *s)
 	enum smime_eol eol;
 	const char *line;
 	size_t len;
+	bool at_start;
 	int r;
 
 	r = smime_rd_line(s->lines, &line, &len, &eol);
 	if (r == SMIME_EOF) {
+		if (s->enc == SMIME_BER_PEM)
+			return bad_framing(s); /* no END line */
 		s->done = true;
 		return decoded(s, smime_finish(&s->dec.base));
 	}
 	if (r != 0)
 		return r;
+	if (s->enc == SMIME_BER_PEM) {
+		at_start = s->at_start;
+		s->at_start = eol != SMIME_EOL_NONE;
+		if (at_start)
+			return pem_line(s, line, len);
+		if (s->pem != PEM_DATA)
+			return bad_framing(s); /* an overlong BEGIN line */
+	}
 	return decoded(s, smime_put(&s->dec.base, line, len));
 }
 
@@ -109,6 +210,7 @@ smime_ber_src_open(struct smime_ber_src *src, struct smime_rd *lines,
 	memset(src, 0, sizeof(*src));
 	src->lines = lines;
 	src->enc = enc;
+	src->at_start = true;
 	src->pend.base.write = pend_write;
 	if ((src->pend.buf = malloc(PEND_CAP)) == NULL)
 		return P11A_E_NOMEM;
@@ -325,6 +427,32 @@ discard(struct smime_rd *d, uint64_t n)
 	return 0;
 }
 
+static int
+skip_at(struct smime_rd *d, const struct smime_ber_hdr *h, int depth)
+{
+	struct smime_ber_hdr c;
+	int r;
+
+	if (depth > DEPTH_MAX)
+		return P11A_E_FORMAT;
+	if (!h->indef)
+		return discard(d, h->len);
+	for (;;) {
+		if ((r = smime_ber_hdr_read(d, &c)) != 0)
+			return r;
+		if (smime_ber_is_eoc(&c))
+			return 0;
+		if ((r = skip_at(d, &c, depth + 1)) != 0)
+			return r;
+	}
+}
+
+int
+smime_ber_skip(struct smime_rd *d, const struct smime_ber_hdr *h)
+{
+	return skip_at(d, h, 0);
+}
+
 /* Strings. */
 
 /* Hands n content bytes of d on to sink. */
@@ -414,6 +542,18 @@ smime_ber_next(struct smime_rd *d, const struct smime_ber_lvl *v,
 }
 
 int
+smime_ber_lvl_end(struct smime_rd *d, const struct smime_ber_lvl *v)
+{
+	struct smime_ber_hdr h;
+	bool end;
+	int r;
+
+	if ((r = smime_ber_next(d, v, &h, &end)) != 0)
+		return r;
+	return end ? 0 : P11A_E_FORMAT;
+}
+
+int
 smime_ber_lvl_close(struct smime_rd *d, const struct smime_ber_lvl *v,
                     struct smime_memsink *skip)
 {
@@ -426,8 +566,13 @@ smime_ber_lvl_close(struct smime_rd *d, const struct smime_ber_lvl *v,
 				return r;
 			if (smime_ber_is_eoc(&h))
 				return 0;
-			skip->len = 0;
-			if ((r = smime_ber_read_tlv(d, &h, skip)) != 0)
+			if (skip == NULL) {
+				r = smime_ber_skip(d, &h);
+			} else {
+				skip->len = 0;
+				r = smime_ber_read_tlv(d, &h, skip);
+			}
+			if (r != 0)
 				return r;
 		}
 	}

@@ -1,12 +1,12 @@
 /*
  * Reading BER as it streams: a reader of the decoded bytes of a MIME body
- * (base64 or raw), and the pieces that walk BER from
+ * (base64 or raw) or of one PEM block, and the pieces that walk BER from
  * such a reader (definite or indefinite lengths, strings in chunks) in
  * constant memory.  Small fields are read whole, with a bound; large
  * contents are handed on to a sink as they come.
  *
- * Decryption streams EnvelopedData with these without keeping the
- * content in memory.
+ * Decryption streams EnvelopedData with these, verification opaque
+ * SignedData; neither keeps the content in memory.
  *
  * All functions return 0 or a negative P11A_E_* code, except where said.
  * P11A_E_FORMAT means that the input is not BER as expected, or ends
@@ -28,6 +28,7 @@
 enum smime_ber_enc {
 	SMIME_BER_RAW,    /* as they are, up to the end of the input */
 	SMIME_BER_BASE64, /* base64 lines up to the end of the input */
+	SMIME_BER_PEM,    /* one PEM block: BEGIN line, base64, END line */
 };
 
 /* Decoded bytes waiting to be read (one base64 line's worth). */
@@ -46,18 +47,21 @@ struct smime_ber_src {
 	struct smime_rd rd; /* read the decoded bytes from here */
 	struct smime_rd *lines;
 	enum smime_ber_enc enc;
+	int pem;           /* PEM: where in the block (ber.c) */
+	bool at_start;     /* PEM: the next line chunk starts a line */
 	bool done;         /* the encoded input is over */
-	bool bad_encoding; /* base64 failed */
+	bool bad_encoding; /* base64 or PEM framing failed */
 	int held_err;      /* to report once the bytes before it are read */
+	char label[80];    /* PEM: what BEGIN names, END must name it too */
 	struct smime_b64dec dec;
 	struct smime_ber_pend pend;
 };
 
 /*
  * Opens src over lines (borrowed; it must outlive src) read in the
- * encoding enc, up to the end of lines.  Decoding errors come out of
- * src->rd as P11A_E_FORMAT and set src->bad_encoding.  Close with
- * smime_ber_src_close() even on failure.
+ * encoding enc.  Decoding errors come out of src->rd as P11A_E_FORMAT and
+ * set src->bad_encoding; a PEM block ends at its END line, the others at
+ * the end of lines.  Close with smime_ber_src_close() even on failure.
  */
 int smime_ber_src_open(struct smime_ber_src *src, struct smime_rd *lines,
                        enum smime_ber_enc enc);
@@ -107,6 +111,13 @@ int smime_ber_read_small(struct smime_rd *d, const struct smime_ber_hdr *h,
                          struct smime_memsink *out);
 
 /*
+ * Skips the rest of the TLV whose header h was read, in constant memory:
+ * indefinite lengths are followed down to 32 levels, definite contents
+ * skipped unread.
+ */
+int smime_ber_skip(struct smime_rd *d, const struct smime_ber_hdr *h);
+
+/*
  * Streams the contents of a string whose header h was read into sink:
  * primitive (tag prim) or constructed (prim | 0x20) from OCTET STRING
  * chunks; a chunk may itself be constructed down to nest levels (0: only
@@ -133,17 +144,21 @@ void smime_ber_lvl_set(struct smime_ber_lvl *v, const struct smime_rd *d,
 int smime_ber_next(struct smime_rd *d, const struct smime_ber_lvl *v,
                    struct smime_ber_hdr *h, bool *end);
 
+/* The level must end here: no more fields.  P11A_E_FORMAT else. */
+int smime_ber_lvl_end(struct smime_rd *d, const struct smime_ber_lvl *v);
+
 /*
  * Skips whatever is left of level v (fields the caller does not use) up
  * to its end.  The skipped TLVs of an indefinite level are read into skip
- * (emptied first; bounded by its max).
+ * (emptied first; bounded by its max), or, when skip is NULL, discarded
+ * in constant memory.
  */
 int smime_ber_lvl_close(struct smime_rd *d, const struct smime_ber_lvl *v,
                         struct smime_memsink *skip);
 
 /*
  * Reads d to its end, so that a decoding error after the last field
- * (a truncated base64 quantum) is seen.  What is
+ * (a truncated base64 quantum, a missing PEM END line) is seen.  What is
  * read is not checked.
  */
 int smime_ber_drain(struct smime_rd *d);

@@ -91,17 +91,22 @@ struct smime_verify_opts {
 };
 
 /*
- * Checks one signed layer given as DER SignedData (the contents of the
- * signature part) over content whose digests under each algorithm the
- * signers name were computed already (digests[i] for mds[i]), or, for
- * opaque signatures, over the embedded content (nmds == 0).  Fills
- * *status and *si.  Returns 0 or a negative code (out of memory only).
+ * Checks one signed layer given as DER SignedData: detached (the
+ * signature part of a multipart/signed, or an opaque message read as it
+ * streamed with its content taken out) over content whose digest under
+ * each algorithm in dg was computed already, or with its content inside
+ * (detached false, dg NULL).  A signer whose digest algorithm dg lacks
+ * has a bad signature.  Fills *status and *si.  Returns 0 or a negative
+ * code (out of memory only).
  */
 struct smime_digests {
 	int nid[4];
 	uint8_t md[4][64];
 	unsigned len[4];
 	int n;
+	/* The list is the message's digestAlgorithms, not micalg (for the
+	 * words of a bad signature). */
+	bool from_digest_algs;
 };
 
 int smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
@@ -113,9 +118,11 @@ void smime_signer_info_cleanup(struct smime_signer_info *si);
 
 /*
  * Verifies the outermost signature of the message read from rd.  When
- * content_fd >= 0 the signed content (the MIME entity) is written there.
- * Detached signatures are checked in one pass and constant memory.
- * Returns 0 (the verdict is in *status) or a negative code.
+ * content_fd >= 0 the signed content (the MIME entity) is written there
+ * as it is read, whatever the verdict turns out to be: give a temporary
+ * file and keep it only for a good signature.  Detached and opaque
+ * signatures (mail or bare CMS) are checked in one pass and constant
+ * memory.  Returns 0 (the verdict is in *status) or a negative code.
  */
 int smime_verify(struct smime_rd *rd, int content_fd,
                  const struct smime_verify_opts *o, enum smime_vstatus *status,

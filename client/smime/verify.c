@@ -7,6 +7,9 @@
  * memory, and only the small signature part is decoded.  The SignerInfo
  * is then checked with OpenSSL (signature over the signed attributes)
  * and the messageDigest attribute compared here with what was computed.
+ * An opaque message (or a bare CMS file) is read once the same way: its
+ * content is hashed as the BER streams by, and the rest is checked as a
+ * detached signature.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -23,14 +26,18 @@
 #include <openssl/x509v3.h>
 
 #include "proto/err.h"
+#include "ber.h"
 #include "canon.h"
+#include "der.h"
 #include "internal.h"
 #include "smime.h"
 #include "store.h"
 
-/* Largest signature part or opaque message decoded into memory. */
+/*
+ * Largest signature part decoded into memory; also the bound of what an
+ * opaque message keeps besides its content (the same fields).
+ */
 #define SIG_MAX (16 * 1024 * 1024)
-#define OPAQUE_MAX ((size_t)1024 * 1024 * 1024)
 
 const char *
 smime_vstatus_name(enum smime_vstatus s)
@@ -341,7 +348,10 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
 		want = find_digest(dg, nid, &wantlen);
 		if (want == NULL) {
 			snprintf(info->detail, sizeof(info->detail),
-			         "digest algorithm differs from micalg");
+			         dg != NULL && dg->from_digest_algs
+			             ? "the signer's digest algorithm is not "
+			               "announced in digestAlgorithms"
+			             : "digest algorithm differs from micalg");
 			return SMIME_V_BAD_SIGNATURE;
 		}
 	} else {
@@ -530,8 +540,6 @@ out:
 	CMS_ContentInfo_free(cms);
 	return r;
 }
-
-static int write_all(int fd, const uint8_t *p, size_t n);
 
 /* Streaming reading of a signed message. */
 
@@ -795,72 +803,530 @@ smime_read_body(struct smime_rd *rd, const struct smime_hdrs *h,
 	                 &kind);
 }
 
+/*
+ * Opaque signed-data, streamed.  ContentInfo -> [0] -> SignedData is
+ * walked as it is read: the content (eContent) goes through the digests
+ * that digestAlgorithms announces and on to the content output, while
+ * the small fields around it (version, digestAlgorithms, eContentType,
+ * certificates, CRLs, signerInfos) are kept as a SignedData without
+ * eContent.  That detached form is then checked by smime_verify_cms()
+ * like the signature part of a multipart/signed, with the digests
+ * computed here, so memory does not depend on the size of the content.
+ */
+
+/* Another content type is read whole, up to this. */
+#define OTHER_MAX ((size_t)1024 * 1024 * 1024)
+/* Room in front of the kept fields for the headers that wrap them. */
+#define HDR_ROOM 32
+/* An eContentType or digest algorithm OID. */
+#define OID_MAX 64
+/* Constructed strings inside constructed strings: as OpenSSL's d2i. */
+#define STRING_NEST 5
+
+/* How a failure is worded, as the CMS came as mail or as a bare file. */
+struct opaque_words {
+	const char *undecodable; /* the base64 or PEM around it is broken */
+	const char *not_signed;  /* another content type */
+	const char *no_content;  /* a detached signature */
+};
+
+static const struct opaque_words mail_words = {
+    "the body does not decode",
+    "encrypted, not signed (p11 decrypt --verify)",
+    "signed-data without content",
+};
+
+static const struct opaque_words bare_words = {
+    "the CMS does not decode",
+    "not a signed-data",
+    "a detached signature without its content",
+};
+
+/* Content bytes to the digests, and to the content output when wanted. */
+struct teesink {
+	struct smime_sink base;
+	struct smime_sink *digests;
+	struct smime_sink *content; /* or NULL */
+};
+
 static int
-write_all(int fd, const uint8_t *p, size_t n)
+tee_write(struct smime_sink *base, const void *p, size_t n)
 {
-	struct smime_fdsink s;
+	struct teesink *t = (struct teesink *)base;
 	int r;
 
-	if ((r = smime_fdsink_init(&s, fd)) == 0) {
-		smime_put(&s.base, p, n);
-		r = smime_finish(&s.base);
+	if ((r = smime_put(t->digests, p, n)) != 0)
+		return r;
+	return t->content != NULL ? smime_put(t->content, p, n) : 0;
+}
+
+struct opaque {
+	struct smime_rd *d; /* the decoded CMS */
+	const struct smime_verify_opts *o;
+	struct smime_hashsink hs;
+	struct smime_fdsink cs; /* the content output, when wanted */
+	struct teesink tee;
+	struct smime_digests dg;
+	/* HDR_ROOM bytes, then the SignedData fields without eContent. */
+	struct smime_memsink kept;
+	struct smime_memsink small; /* one field, for a closer look */
+	/* ContentInfo, [0], SignedData, encapContentInfo, [0] eContent */
+	struct smime_ber_lvl lv[5];
+	bool is_signed, have_content;
+};
+
+static int
+opaque_init(struct opaque *op, struct smime_rd *d, int content_fd,
+            const struct smime_verify_opts *o)
+{
+	static const uint8_t room[HDR_ROOM];
+	int r;
+
+	memset(op, 0, sizeof(*op));
+	op->d = d;
+	op->o = o;
+	op->dg.from_digest_algs = true;
+	smime_memsink_init(&op->kept, SIG_MAX);
+	smime_memsink_init(&op->small, SMIME_BER_SMALL_MAX);
+	op->tee.base.write = tee_write;
+	op->tee.digests = &op->hs.base;
+	if ((r = smime_hashsink_init(&op->hs)) != 0 ||
+	    (r = smime_put(&op->kept.base, room, sizeof(room))) != 0)
+		return r;
+	if (content_fd < 0)
+		return 0;
+	op->tee.content = &op->cs.base;
+	return smime_fdsink_init(&op->cs, content_fd);
+}
+
+static void
+opaque_cleanup(struct opaque *op)
+{
+	smime_hashsink_cleanup(&op->hs);
+	smime_fdsink_cleanup(&op->cs);
+	smime_memsink_cleanup(&op->kept);
+	smime_memsink_cleanup(&op->small);
+}
+
+/* The next field of level i, which must be there with tag. */
+static int
+next_field(struct opaque *op, int i, uint8_t tag, struct smime_ber_hdr *h)
+{
+	bool end;
+	int r;
+
+	if ((r = smime_ber_next(op->d, &op->lv[i], h, &end)) != 0)
+		return r;
+	return !end && h->tag == tag ? 0 : P11A_E_FORMAT;
+}
+
+/* The next field as a new level i + 1. */
+static int
+open_level(struct opaque *op, int i, uint8_t tag)
+{
+	struct smime_ber_hdr h;
+	int r;
+
+	if ((r = next_field(op, i, tag, &h)) != 0)
+		return r;
+	smime_ber_lvl_set(&op->lv[i + 1], op->d, &h);
+	return 0;
+}
+
+/*
+ * ContentInfo { contentType: is it signed-data?  The bytes read stay in
+ * op->small, for read_other().
+ */
+static int
+read_content_type(struct opaque *op)
+{
+	static const uint8_t signed_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+	                                      0x0d, 0x01, 0x07, 0x02};
+	struct smime_ber_hdr h;
+	uint8_t oid[OID_MAX];
+	int r;
+
+	op->small.len = 0;
+	if ((r = smime_ber_hdr_read(op->d, &h)) != 0)
+		return r;
+	if (h.tag != 0x30)
+		return P11A_E_FORMAT;
+	smime_ber_lvl_set(&op->lv[0], op->d, &h);
+	if ((r = smime_put(&op->small.base, h.raw, h.rawlen)) != 0 ||
+	    (r = next_field(op, 0, 0x06, &h)) != 0)
+		return r;
+	if (h.len > sizeof(oid))
+		return P11A_E_FORMAT;
+	if ((r = smime_ber_get(op->d, oid, h.len)) != 0 ||
+	    (r = smime_put(&op->small.base, h.raw, h.rawlen)) != 0 ||
+	    (r = smime_put(&op->small.base, oid, h.len)) != 0)
+		return r;
+	op->is_signed = h.len == sizeof(signed_data) &&
+	                memcmp(oid, signed_data, h.len) == 0;
+	return 0;
+}
+
+/*
+ * Another content type (enveloped, most likely): not signed.  It is
+ * read whole and parsed first, as before streaming, so that a damaged
+ * CMS stays malformed; this is no signed message, so its size is not
+ * what verification is for.
+ */
+static int
+read_other(struct opaque *op, const struct opaque_words *w,
+           enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	struct smime_memsink whole;
+	CMS_ContentInfo *cms = NULL;
+	const unsigned char *p;
+	uint8_t buf[16384];
+	size_t got;
+	int r;
+
+	smime_memsink_init(&whole, OTHER_MAX);
+	if ((r = smime_put(&whole.base, op->small.buf, op->small.len)) != 0)
+		goto out;
+	do {
+		if ((r = smime_rd_read(op->d, buf, sizeof(buf), &got)) != 0 ||
+		    (r = smime_put(&whole.base, buf, got)) != 0)
+			goto out;
+	} while (got > 0);
+	p = whole.buf;
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)whole.len)) == NULL) {
+		snprintf(si->detail, sizeof(si->detail), "not CMS");
+		goto out;
 	}
-	smime_fdsink_cleanup(&s);
+	*status = SMIME_V_NOT_SIGNED;
+	snprintf(si->detail, sizeof(si->detail), "%s", w->not_signed);
+out:
+	if (r == P11A_E_TOO_LARGE) {
+		snprintf(si->detail, sizeof(si->detail), "%s", w->undecodable);
+		r = 0;
+	}
+	CMS_ContentInfo_free(cms);
+	smime_memsink_cleanup(&whole);
 	return r;
 }
 
-/* Bare CMS input (opaque signed-data): 1 when the input is mail. */
+/*
+ * Starts the digest one AlgorithmIdentifier names (its OID, DER at p),
+ * unless no signer could use it: unknown, XOF, or refused by
+ * check_signer() before any digest is looked at.
+ */
+static int
+announce_digest(struct opaque *op, const uint8_t *p, size_t len)
+{
+	const unsigned char *cp = p;
+	ASN1_OBJECT *obj;
+	const EVP_MD *md;
+	int nid;
+
+	if ((obj = d2i_ASN1_OBJECT(NULL, &cp, (long)len)) == NULL) {
+		ERR_clear_error();
+		return P11A_E_FORMAT;
+	}
+	nid = OBJ_obj2nid(obj);
+	ASN1_OBJECT_free(obj);
+	if (nid == NID_undef || nid == NID_md5 ||
+	    (nid == NID_sha1 && !op->o->allow_sha1) ||
+	    (md = EVP_get_digestbynid(nid)) == NULL ||
+	    (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) != 0 ||
+	    EVP_MD_get_size(md) > (int)sizeof(op->dg.md[0]))
+		return 0;
+	return add_md(&op->hs, &op->dg, nid);
+}
+
+/* digestAlgorithms (DER in op->small): SET OF AlgorithmIdentifier. */
+static int
+announce_digests(struct opaque *op)
+{
+	const uint8_t *p = op->small.buf;
+	size_t n = op->small.len, hdr, clen, ohdr, olen;
+	uint8_t tag, otag;
+	int r;
+
+	if (smime_der_tlv(p, n, &tag, &hdr, &clen) != 0 || tag != 0x31 ||
+	    hdr + clen != n)
+		return P11A_E_FORMAT;
+	p += hdr;
+	for (n = clen; n > 0; p += hdr + clen, n -= hdr + clen) {
+		if (smime_der_tlv(p, n, &tag, &hdr, &clen) != 0 ||
+		    tag != 0x30 ||
+		    smime_der_tlv(p + hdr, clen, &otag, &ohdr, &olen) != 0 ||
+		    otag != 0x06 || ohdr + olen > OID_MAX)
+			return P11A_E_FORMAT;
+		if ((r = announce_digest(op, p + hdr, ohdr + olen)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* [0] { SignedData { version, digestAlgorithms: kept, digests started. */
+static int
+read_signed_head(struct opaque *op)
+{
+	struct smime_ber_hdr h;
+	int r;
+
+	op->small.len = 0;
+	if ((r = open_level(op, 0, 0xa0)) != 0 ||
+	    (r = open_level(op, 1, 0x30)) != 0 ||
+	    (r = next_field(op, 2, 0x02, &h)) != 0 ||
+	    (r = smime_ber_read_tlv(op->d, &h, &op->kept)) != 0 ||
+	    (r = next_field(op, 2, 0x31, &h)) != 0 ||
+	    (r = smime_ber_read_small(op->d, &h, &op->small)) != 0 ||
+	    (r = announce_digests(op)) != 0)
+		return r;
+	return smime_put(&op->kept.base, op->small.buf, op->small.len);
+}
+
+/*
+ * encapContentInfo { eContentType, [0] EXPLICIT OCTET STRING OPTIONAL }:
+ * the content streamed through the digests, and kept without it.
+ */
+static int
+read_encap(struct opaque *op)
+{
+	struct smime_ber_hdr h;
+	uint8_t len[5];
+	size_t n;
+	bool end;
+	int r;
+
+	op->small.len = 0;
+	if ((r = open_level(op, 2, 0x30)) != 0 ||
+	    (r = next_field(op, 3, 0x06, &h)) != 0)
+		return r;
+	if (h.len > OID_MAX)
+		return P11A_E_FORMAT;
+	if ((r = smime_ber_read_tlv(op->d, &h, &op->small)) != 0 ||
+	    (r = smime_ber_next(op->d, &op->lv[3], &h, &end)) != 0)
+		return r;
+	if (!end) {
+		if (h.tag != 0xa0)
+			return P11A_E_FORMAT;
+		smime_ber_lvl_set(&op->lv[4], op->d, &h);
+		if ((r = smime_ber_next(op->d, &op->lv[4], &h, &end)) != 0)
+			return r;
+		if (end)
+			return P11A_E_FORMAT;
+		if ((r = smime_ber_string_stream(op->d, &h, 0x04, STRING_NEST,
+		                                 &op->tee.base)) != 0 ||
+		    (r = smime_ber_lvl_end(op->d, &op->lv[4])) != 0 ||
+		    (r = smime_ber_lvl_end(op->d, &op->lv[3])) != 0)
+			return r;
+		op->have_content = true;
+	}
+	n = smime_der_len(len, op->small.len);
+	if ((r = smime_put(&op->kept.base, "\x30", 1)) != 0 ||
+	    (r = smime_put(&op->kept.base, len, n)) != 0)
+		return r;
+	return smime_put(&op->kept.base, op->small.buf, op->small.len);
+}
+
+/*
+ * certificates [0], crls [1], signerInfos: kept as they come (OpenSSL
+ * parses them later); then every level must close and the input end
+ * cleanly.
+ */
+static int
+read_rest(struct opaque *op)
+{
+	struct smime_ber_hdr h;
+	bool end;
+	int r;
+
+	for (;;) {
+		if ((r = smime_ber_next(op->d, &op->lv[2], &h, &end)) != 0)
+			return r;
+		if (end)
+			break;
+		if ((r = smime_ber_read_tlv(op->d, &h, &op->kept)) != 0)
+			return r;
+	}
+	if ((r = smime_ber_lvl_end(op->d, &op->lv[1])) != 0 ||
+	    (r = smime_ber_lvl_end(op->d, &op->lv[0])) != 0)
+		return r;
+	/* Bytes after the ContentInfo were always let be; base64 errors
+	 * were not. */
+	return smime_ber_drain(op->d);
+}
+
+/* A tag and DER length written just before buf[*pos]. */
+static void
+put_hdr_before(uint8_t *buf, size_t *pos, uint8_t tag, size_t len)
+{
+	uint8_t l[5];
+	size_t n = smime_der_len(l, len);
+
+	*pos -= n;
+	memcpy(buf + *pos, l, n);
+	buf[--*pos] = tag;
+}
+
+/*
+ * Wraps the kept fields in the room left in front of them: ContentInfo {
+ * signedData, [0] { SignedData { ... } } }, as DER lengths.
+ */
+static void
+assemble(struct opaque *op, const uint8_t **der, size_t *len)
+{
+	static const uint8_t signed_data[] = {
+	    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+	uint8_t *buf = op->kept.buf;
+	size_t pos = HDR_ROOM, fields = op->kept.len - HDR_ROOM;
+
+	put_hdr_before(buf, &pos, 0x30, fields);
+	put_hdr_before(buf, &pos, 0xa0, op->kept.len - pos);
+	pos -= sizeof(signed_data);
+	memcpy(buf + pos, signed_data, sizeof(signed_data));
+	put_hdr_before(buf, &pos, 0x30, op->kept.len - pos);
+	*der = buf + pos;
+	*len = op->kept.len - pos;
+}
+
+static bool
+parses_as_cms(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	bool ok = cms != NULL && p == der + len;
+
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return ok;
+}
+
+static int
+finish_digests(struct opaque *op)
+{
+	int i, r;
+
+	if ((r = smime_finish(&op->hs.base)) != 0)
+		return r;
+	for (i = 0; i < op->dg.n; i++) {
+		if (EVP_DigestFinal_ex(op->hs.md[i], op->dg.md[i],
+		                       &op->dg.len[i]) != 1)
+			return P11A_E_INTERNAL;
+	}
+	return 0;
+}
+
+/*
+ * A failure while walking the CMS.  The reader's own errors (I/O,
+ * memory) stay errors; the rest makes the message malformed, worded as
+ * when the whole transfer encoding was decoded before the CMS was looked
+ * at: a broken base64 or PEM anywhere says so, else the CMS is wrong.
+ */
+static int
+walk_failed(struct smime_ber_src *src, int r, const struct opaque_words *w,
+            struct smime_signer_info *si)
+{
+	int dr;
+
+	if (r != P11A_E_FORMAT && r != P11A_E_TOO_LARGE)
+		return r;
+	if (!src->bad_encoding && (dr = smime_ber_drain(&src->rd)) != 0 &&
+	    dr != P11A_E_FORMAT)
+		return dr;
+	if (src->bad_encoding)
+		snprintf(si->detail, sizeof(si->detail), "%s", w->undecodable);
+	else if (r == P11A_E_TOO_LARGE)
+		snprintf(si->detail, sizeof(si->detail),
+		         "certificates, CRLs or signer infos too large");
+	else
+		snprintf(si->detail, sizeof(si->detail), "not CMS");
+	return 0;
+}
+
+/* The signed-data is whole and parsed: the verdict. */
+static int
+check_opaque(struct opaque *op, const struct opaque_words *w,
+             enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	const uint8_t *der;
+	size_t len;
+	int r;
+
+	assemble(op, &der, &len);
+	if (!parses_as_cms(der, len)) {
+		snprintf(si->detail, sizeof(si->detail), "not CMS");
+		return 0;
+	}
+	if (!op->have_content) {
+		snprintf(si->detail, sizeof(si->detail), "%s", w->no_content);
+		return 0;
+	}
+	if ((r = finish_digests(op)) != 0 ||
+	    (r = smime_verify_cms(der, len, true, &op->dg, op->o, status,
+	                          si)) != 0)
+		return r;
+	return op->tee.content != NULL ? smime_finish(op->tee.content) : 0;
+}
+
+/*
+ * Verifies the opaque signed-data that lines holds in encoding enc (a
+ * mail body, or a bare CMS file); the content goes to content_fd as it
+ * is read when that is >= 0.  Another content type is not signed (when
+ * it parses).
+ */
+static int
+verify_opaque(struct smime_rd *lines, enum smime_ber_enc enc, int content_fd,
+              const struct smime_verify_opts *o, const struct opaque_words *w,
+              enum smime_vstatus *status, struct smime_signer_info *si)
+{
+	struct smime_ber_src src;
+	struct opaque op;
+	int r;
+
+	*status = SMIME_V_MALFORMED;
+	memset(&src, 0, sizeof(src));
+	memset(&op, 0, sizeof(op));
+	if ((r = smime_ber_src_open(&src, lines, enc)) != 0 ||
+	    (r = opaque_init(&op, &src.rd, content_fd, o)) != 0)
+		goto out;
+	if ((r = read_content_type(&op)) != 0)
+		goto bad;
+	if (!op.is_signed) {
+		if ((r = read_other(&op, w, status, si)) != 0)
+			goto bad;
+		goto out;
+	}
+	if ((r = read_signed_head(&op)) != 0 || (r = read_encap(&op)) != 0 ||
+	    (r = read_rest(&op)) != 0)
+		goto bad;
+	r = check_opaque(&op, w, status, si);
+	goto out;
+bad:
+	r = walk_failed(&src, r, w, si);
+out:
+	ERR_clear_error();
+	opaque_cleanup(&op);
+	smime_ber_src_close(&src);
+	return r;
+}
+
+/* Bare CMS input (DER or PEM) instead of mail: 1 when the input is mail. */
 static int
 verify_bare(struct smime_rd *rd, int content_fd,
             const struct smime_verify_opts *o, enum smime_vstatus *status,
             struct smime_signer_info *si)
 {
-	struct smime_memsink mem;
-	CMS_ContentInfo *cms = NULL;
-	ASN1_OCTET_STRING **pos;
-	const unsigned char *p;
-	bool bare;
+	const uint8_t *p;
+	size_t avail;
 	int r;
 
-	smime_memsink_init(&mem, OPAQUE_MAX);
-	if ((r = smime_bare_cms(rd, &mem, &bare)) != 0 || !bare) {
-		if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
-			snprintf(si->detail, sizeof(si->detail),
-			         "the CMS does not decode");
-			r = 0;
-		} else if (r == 0) {
-			r = 1;
-		}
-		goto out;
-	}
-	p = mem.buf;
-	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)mem.len)) == NULL ||
-	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-		if (cms != NULL)
-			*status = SMIME_V_NOT_SIGNED;
-		snprintf(si->detail, sizeof(si->detail),
-		         cms == NULL ? "not CMS" : "not a signed-data");
-		goto out;
-	}
-	if (CMS_is_detached(cms) == 1) {
-		snprintf(si->detail, sizeof(si->detail),
-		         "a detached signature without its content");
-		goto out;
-	}
-	if ((r = smime_verify_cms(mem.buf, mem.len, false, NULL, o, status,
-	                          si)) != 0)
-		goto out;
-	if (content_fd >= 0 && (pos = CMS_get0_content(cms)) != NULL &&
-	    *pos != NULL)
-		r = write_all(content_fd, ASN1_STRING_get0_data(*pos),
-		              (size_t)ASN1_STRING_length(*pos));
-out:
-	ERR_clear_error();
-	CMS_ContentInfo_free(cms);
-	smime_memsink_cleanup(&mem);
-	return r;
+	if ((r = smime_rd_peek(rd, 11, &p, &avail)) != 0)
+		return r;
+	/* A SEQUENCE longer than 127 bytes: no header field starts so. */
+	if (avail >= 2 && p[0] == 0x30 && (p[1] == 0x80 || p[1] >= 0x81))
+		return verify_opaque(rd, SMIME_BER_RAW, content_fd, o,
+		                     &bare_words, status, si);
+	if (avail >= 11 && memcmp(p, "-----BEGIN ", 11) == 0)
+		return verify_opaque(rd, SMIME_BER_PEM, content_fd, o,
+		                     &bare_words, status, si);
+	return 1;
 }
-
 int
 smime_verify(struct smime_rd *rd, int content_fd,
              const struct smime_verify_opts *o, enum smime_vstatus *status,
@@ -968,17 +1434,12 @@ smime_verify_entity(struct smime_rd *rd, const struct smime_hdrs *hh,
 {
 	const struct smime_hdrs *h = hh;
 	struct smime_verify_opts oo = *o;
-	struct smime_memsink mem;
 	struct smime_ct ct;
 	const char *b, *proto;
 	char from[256];
-	CMS_ContentInfo *cms = NULL;
-	ASN1_OCTET_STRING **pos;
-	const unsigned char *p;
 	int r = 0;
 
 	*status = SMIME_V_MALFORMED;
-	smime_memsink_init(&mem, OPAQUE_MAX);
 	memset(&ct, 0, sizeof(ct));
 	if (oo.from == NULL &&
 	    smime_addr_first(smime_hdrs_value(h, "From"), from, sizeof(from)))
@@ -1019,36 +1480,9 @@ smime_verify_entity(struct smime_rd *rd, const struct smime_hdrs *hh,
 		snprintf(si->detail, sizeof(si->detail), "no S/MIME signature");
 		goto out;
 	}
-	if ((r = smime_read_body(rd, h, &mem)) != 0) {
-		if (r == P11A_E_FORMAT || r == P11A_E_TOO_LARGE) {
-			snprintf(si->detail, sizeof(si->detail),
-			         "the body does not decode");
-			r = 0;
-		}
-		goto out;
-	}
-	p = mem.buf;
-	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)mem.len)) == NULL) {
-		snprintf(si->detail, sizeof(si->detail), "not CMS");
-		goto out;
-	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-		*status = SMIME_V_NOT_SIGNED;
-		snprintf(si->detail, sizeof(si->detail),
-		         "encrypted, not signed (p11 decrypt --verify)");
-		goto out;
-	}
-	if ((r = smime_verify_cms(mem.buf, mem.len, false, NULL, &oo, status,
-	                          si)) != 0)
-		goto out;
-	if (content_fd >= 0 && (pos = CMS_get0_content(cms)) != NULL &&
-	    *pos != NULL)
-		r = write_all(content_fd, ASN1_STRING_get0_data(*pos),
-		              (size_t)ASN1_STRING_length(*pos));
+	r = verify_opaque(rd, smime_body_enc(h), content_fd, &oo, &mail_words,
+	                  status, si);
 out:
-	ERR_clear_error();
-	CMS_ContentInfo_free(cms);
 	smime_ct_cleanup(&ct);
-	smime_memsink_cleanup(&mem);
 	return r;
 }

@@ -4,7 +4,8 @@
  * and the checks) and to smime_decrypt() without keys (layers, bare CMS,
  * the EnvelopedData walker).  Nothing must crash, leak or read out of
  * bounds, whatever the verdict.  Seeds: corpus/fuzz_smime/ (signed,
- * opaque, enveloped with RSA and ECDH recipients, 8-bit multipart).
+ * opaque, bare CMS in BER and in PEM with chunked content, enveloped
+ * with RSA and ECDH recipients, 8-bit multipart).
  */
 #include <fcntl.h>
 #include <stdint.h>

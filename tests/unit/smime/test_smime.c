@@ -3,7 +3,9 @@
  * agent): MIME helpers, base64, canonical form, the certificate store,
  * and sign/verify and encrypt/decrypt round trips through struct
  * smime_key's EVP_PKEY kind (the one the OpenSSL provider will use), plus
- * truncation and bit-flip loops over signed and encrypted messages.
+ * truncation and bit-flip loops over signed and encrypted messages, and
+ * opaque signed-data streamed in every BER shape (definite, indefinite,
+ * chunked content) as mail, DER and PEM.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -24,6 +27,7 @@
 
 #include "proto/err.h"
 #include "canon.h"
+#include "der.h"
 #include "io.h"
 #include "mime.h"
 #include "smime.h"
@@ -46,14 +50,18 @@ static char *
 fd_text(int fd, size_t *len)
 {
 	char buf[4096], *p = NULL, *np;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	ssize_t got;
 
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	while ((got = read(fd, buf, sizeof(buf))) > 0) {
-		np = realloc(p, n + (size_t)got + 1);
-		assert_non_null(np);
-		p = np;
+		/* Doubling: messages of several MiB stay quick under ASan. */
+		if ((size_t)got + 1 > cap - n) {
+			cap = (n + (size_t)got + 1) * 2;
+			np = realloc(p, cap);
+			assert_non_null(np);
+			p = np;
+		}
 		memcpy(p + n, buf, (size_t)got);
 		n += (size_t)got;
 	}
@@ -551,6 +559,495 @@ test_encrypt_decrypt(void **state)
 	encrypt_decrypt(1, true, SMIME_CIPHER_AES256_GCM, true);
 }
 
+/*
+ * Opaque signed-data read as it streams: large contents, every BER
+ * shape of the encoding (definite, indefinite, chunked and nested
+ * chunked content), as mail and as bare DER or PEM, cut short or changed.
+ */
+
+struct bytes {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void
+bytes_put(struct bytes *b, const void *p, size_t n)
+{
+	if (n > b->cap - b->len) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void
+bytes_free(struct bytes *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* How reencode() writes the CMS. */
+struct ber_shape {
+	bool indef;   /* every re-encoded constructed length indefinite */
+	size_t chunk; /* eContent in OCTET STRING chunks this big (0: not) */
+	bool nested;  /* the chunks inside one more constructed string */
+};
+
+static void
+put_tlv(struct bytes *out, uint8_t tag, const struct bytes *c, bool indef)
+{
+	uint8_t l[5];
+
+	bytes_put(out, &tag, 1);
+	if (indef) {
+		bytes_put(out, "\x80", 1);
+		bytes_put(out, c->p, c->len);
+		bytes_put(out, "\0\0", 2);
+		return;
+	}
+	bytes_put(out, l, smime_der_len(l, c->len));
+	bytes_put(out, c->p, c->len);
+}
+
+static void
+chunk_content(const uint8_t *c, size_t n, const struct ber_shape *s,
+              struct bytes *out)
+{
+	struct bytes chunks = {0}, outer = {0};
+	struct bytes one;
+	size_t take;
+
+	do {
+		take = n < s->chunk ? n : s->chunk;
+		one.p = (uint8_t *)c;
+		one.len = take;
+		put_tlv(&chunks, 0x04, &one, false);
+		c += take;
+		n -= take;
+	} while (n > 0);
+	if (s->nested) {
+		put_tlv(&outer, 0x24, &chunks, s->indef);
+		put_tlv(out, 0x24, &outer, s->indef);
+	} else {
+		put_tlv(out, 0x24, &chunks, s->indef);
+	}
+	bytes_free(&chunks);
+	bytes_free(&outer);
+}
+
+/*
+ * DER CMS (ContentInfo -> SignedData) re-encoded in shape s, as a
+ * streaming encoder writes it: the spine down to eContent (depth 5 in
+ * encapContentInfo), the digestAlgorithms and the SET and SEQUENCE of
+ * each SignerInfo.  What signatures cover as encoded (certificates, CRLs
+ * and the fields of a SignerInfo) is copied as it is.
+ */
+static void
+reencode(const uint8_t *p, size_t n, int depth, bool encap,
+         const struct ber_shape *s, struct bytes *out)
+{
+	struct bytes inner;
+	size_t hdr, clen;
+	uint8_t tag;
+
+	while (n > 0) {
+		assert_int_equal(smime_der_tlv(p, n, &tag, &hdr, &clen), 0);
+		if (encap && depth == 5 && tag == 0x04 && s->chunk > 0) {
+			chunk_content(p + hdr, clen, s, out);
+		} else if ((tag & 0x20) == 0 ||
+		           (depth == 3 && (tag == 0xa0 || tag == 0xa1)) ||
+		           (depth >= 5 && !encap)) {
+			bytes_put(out, p, hdr + clen);
+		} else {
+			memset(&inner, 0, sizeof(inner));
+			reencode(p + hdr, clen, depth + 1,
+			         encap || (depth == 3 && tag == 0x30), s,
+			         &inner);
+			put_tlv(out, tag, &inner, s->indef);
+			bytes_free(&inner);
+		}
+		p += hdr + clen;
+		n -= hdr + clen;
+	}
+}
+
+/* Opaque CMS over content by OpenSSL (DER; BER with stream). */
+static void
+ossl_sign(struct rt *t, const uint8_t *content, size_t len, unsigned flags,
+          struct bytes *der)
+{
+	CMS_ContentInfo *cms;
+	BIO *in, *out;
+	char *p;
+	long n;
+
+	in = BIO_new_mem_buf(content, (int)len);
+	out = BIO_new(BIO_s_mem());
+	assert_non_null(in);
+	assert_non_null(out);
+	cms = CMS_sign(t->cert, t->pkey, NULL, in, CMS_BINARY | flags);
+	assert_non_null(cms);
+	if (flags & CMS_STREAM)
+		assert_int_equal(
+		    i2d_CMS_bio_stream(out, cms, in, CMS_BINARY | flags), 1);
+	else
+		assert_int_equal(i2d_CMS_bio(out, cms), 1);
+	n = BIO_get_mem_data(out, &p);
+	memset(der, 0, sizeof(*der));
+	bytes_put(der, p, (size_t)n);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+}
+
+/* The CMS as an application/pkcs7-mime mail, base64 in 76-column lines. */
+static void
+mime_wrap(const struct bytes *der, struct bytes *mail)
+{
+	static const char head[] =
+	    "From: alice@example.org\n"
+	    "Subject: opaque\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: application/pkcs7-mime; smime-type=signed-data;\n"
+	    "\tname=smime.p7m\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "\n";
+	unsigned char line[80];
+	size_t off, take;
+	int n;
+
+	memset(mail, 0, sizeof(*mail));
+	bytes_put(mail, head, sizeof(head) - 1);
+	for (off = 0; off < der->len; off += take) {
+		take = der->len - off < 57 ? der->len - off : 57;
+		n = EVP_EncodeBlock(line, der->p + off, (int)take);
+		bytes_put(mail, line, (size_t)n);
+		bytes_put(mail, "\n", 1);
+	}
+}
+
+static void
+pem_wrap(const struct bytes *der, struct bytes *pem)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+
+	assert_non_null(b);
+	assert_true(PEM_write_bio(b, "CMS", "", der->p, (long)der->len) > 0);
+	n = BIO_get_mem_data(b, &p);
+	memset(pem, 0, sizeof(*pem));
+	bytes_put(pem, p, (size_t)n);
+	BIO_free(b);
+}
+
+/* Verdict on msg; the content output compared with want (when given). */
+static enum smime_vstatus
+verify_msg(const struct bytes *msg, struct rt *t, const uint8_t *want,
+           size_t wantlen, char *detail, size_t dlen)
+{
+	struct smime_signer_info si;
+	enum smime_vstatus st;
+	struct smime_rd rd;
+	size_t got;
+	char *out;
+	int fd;
+
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_rd_init_mem(&rd, msg->p, msg->len), 0);
+	assert_int_equal(smime_verify(&rd, fd, &t->vo, &st, &si), 0);
+	if (detail != NULL)
+		snprintf(detail, dlen, "%s", si.detail);
+	if (getenv("DEBUG_OPAQUE") != NULL)
+		fprintf(stderr, "verify: %s (%s)\n", smime_vstatus_name(st),
+		        si.detail);
+	if (st == SMIME_V_VALID && want != NULL && wantlen == 0)
+		assert_int_equal(lseek(fd, 0, SEEK_END), 0);
+	else if (st == SMIME_V_VALID && want != NULL) {
+		out = fd_text(fd, &got);
+		assert_int_equal(got, wantlen);
+		assert_memory_equal(out, want, wantlen);
+		free(out);
+	}
+	smime_signer_info_cleanup(&si);
+	smime_rd_cleanup(&rd);
+	close(fd);
+	return st;
+}
+
+/* Content of len bytes: text lines with a counter, CRLF endings. */
+static uint8_t *
+make_content(size_t len)
+{
+	uint8_t *c = malloc(len);
+	size_t i;
+
+	assert_non_null(c);
+	for (i = 0; i < len; i++)
+		c[i] = (uint8_t)('a' + (i / 7) % 26);
+	for (i = 70; i < len; i += 72) {
+		c[i - 1] = '\r';
+		c[i] = '\n';
+	}
+	return c;
+}
+
+/* Valid as bare DER, as mail and (when pem) as PEM; content as signed. */
+static void
+assert_valid_everywhere(const struct bytes *der, struct rt *t,
+                        const uint8_t *content, size_t len, bool pem)
+{
+	struct bytes mail, p;
+	char detail[256];
+
+	assert_int_equal(
+	    verify_msg(der, t, content, len, detail, sizeof(detail)),
+	    SMIME_V_VALID);
+	mime_wrap(der, &mail);
+	assert_int_equal(verify_msg(&mail, t, content, len, NULL, 0),
+	                 SMIME_V_VALID);
+	bytes_free(&mail);
+	if (pem) {
+		pem_wrap(der, &p);
+		assert_int_equal(verify_msg(&p, t, content, len, NULL, 0),
+		                 SMIME_V_VALID);
+		bytes_free(&p);
+	}
+}
+
+static void
+test_opaque_shapes(void **state)
+{
+	static const struct ber_shape shapes[] = {
+	    {false, 0, false},   {false, 1000, false}, {true, 0, false},
+	    {true, 4096, false}, {true, 333, true},    {false, 1, true},
+	};
+	const size_t len = 20000;
+	struct bytes der, ber;
+	uint8_t *content = make_content(len);
+	struct rt t;
+	size_t i;
+
+	(void)state;
+	rt_init(&t, 0);
+	ossl_sign(&t, content, len, 0, &der);
+	assert_valid_everywhere(&der, &t, content, len, true);
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		memset(&ber, 0, sizeof(ber));
+		reencode(der.p, der.len, 0, false, &shapes[i], &ber);
+		assert_valid_everywhere(&ber, &t, content, len, i == 3);
+		bytes_free(&ber);
+	}
+	bytes_free(&der);
+	/* As "openssl cms -sign -stream -binary" writes it. */
+	ossl_sign(&t, content, len, CMS_STREAM, &der);
+	assert_int_equal(der.p[1], 0x80);
+	assert_valid_everywhere(&der, &t, content, len, true);
+	bytes_free(&der);
+	/* Empty content. */
+	ossl_sign(&t, content, 0, 0, &der);
+	assert_valid_everywhere(&der, &t, content, 0, false);
+	bytes_free(&der);
+	free(content);
+	rt_cleanup(&t);
+}
+
+/* A large content, through smime_sign() and through OpenSSL. */
+static void
+test_opaque_large(void **state)
+{
+	static const struct ber_shape indef = {true, 8000, false};
+	const size_t len = 6 * 1024 * 1024 + 123;
+	uint8_t *content = make_content(len);
+	struct smime_sign_opts so;
+	struct bytes der, ber, mail;
+	char *msg, *out;
+	size_t n;
+	struct rt t;
+	int in, fd;
+
+	(void)state;
+	rt_init(&t, 1);
+	ossl_sign(&t, content, len, 0, &der);
+	assert_valid_everywhere(&der, &t, content, len, false);
+	memset(&ber, 0, sizeof(ber));
+	reencode(der.p, der.len, 0, false, &indef, &ber);
+	mime_wrap(&ber, &mail);
+	assert_int_equal(verify_msg(&mail, &t, content, len, NULL, 0),
+	                 SMIME_V_VALID);
+	bytes_free(&mail);
+	bytes_free(&ber);
+	bytes_free(&der);
+	/* p11 sign --opaque of a mail with a body of several MiB. */
+	msg = malloc(len + 128);
+	assert_non_null(msg);
+	n = (size_t)snprintf(msg, 128,
+	                     "From: alice@example.org\nSubject: big\n"
+	                     "Content-Type: text/plain\n\n");
+	for (size_t i = 0; i < len; i++)
+		msg[n + i] = content[i] == '\r' ? ' ' : (char)content[i];
+	in = mem_fd(msg, n + len);
+	memset(&so, 0, sizeof(so));
+	so.key = t.key;
+	so.opaque = true;
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_sign(in, fd, &so), 0);
+	out = fd_text(fd, &n);
+	assert_int_equal(verify_text(out, n, &t), SMIME_V_VALID);
+	free(out);
+	free(msg);
+	free(content);
+	close(in);
+	close(fd);
+	rt_cleanup(&t);
+}
+
+static bool
+broken(enum smime_vstatus st)
+{
+	return st == SMIME_V_MALFORMED || st == SMIME_V_BAD_SIGNATURE;
+}
+
+/* Every cut of der (and of its mail body) is refused, never valid. */
+static void
+assert_cuts_refused(const struct bytes *der, struct rt *t)
+{
+	struct bytes cut, mail;
+	size_t i, body, step = 1 + der->len / 400;
+
+	for (i = 2; i < der->len; i += i + 64 >= der->len ? 1 : step) {
+		cut = *der;
+		cut.len = i;
+		assert_true(broken(verify_msg(&cut, t, NULL, 0, NULL, 0)));
+	}
+	mime_wrap(der, &mail);
+	body = (size_t)(strstr((char *)mail.p, "\n\n") + 2 - (char *)mail.p);
+	step = 1 + (mail.len - body) / 400;
+	for (i = body; i < mail.len - 1; i += i + 100 >= mail.len ? 1 : step) {
+		cut = mail;
+		cut.len = i;
+		assert_true(broken(verify_msg(&cut, t, NULL, 0, NULL, 0)));
+	}
+	bytes_free(&mail);
+}
+
+/* One byte of the content changed: a bad signature, in any shape. */
+static void
+assert_flip_bad(const struct bytes *der, const uint8_t *content, size_t len,
+                struct rt *t)
+{
+	struct bytes copy = {0}, mail;
+	uint8_t *at;
+
+	bytes_put(&copy, der->p, der->len);
+	/* The middle of the content is far from any chunk header. */
+	at = memmem(copy.p, copy.len, content + len / 2, 16);
+	assert_non_null(at);
+	*at ^= 0x01;
+	assert_int_equal(verify_msg(&copy, t, NULL, 0, NULL, 0),
+	                 SMIME_V_BAD_SIGNATURE);
+	mime_wrap(&copy, &mail);
+	assert_int_equal(verify_msg(&mail, t, NULL, 0, NULL, 0),
+	                 SMIME_V_BAD_SIGNATURE);
+	bytes_free(&mail);
+	bytes_free(&copy);
+}
+
+static void
+test_opaque_damage(void **state)
+{
+	static const struct ber_shape indef = {true, 700, true};
+	static const uint8_t sha256[] = {0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+	                                 0x65, 0x03, 0x04, 0x02, 0x01};
+	const size_t len = 3000;
+	uint8_t *content = make_content(len), *at;
+	struct bytes der, ber, mail;
+	char detail[256];
+	struct rt t;
+
+	(void)state;
+	rt_init(&t, 0);
+	ossl_sign(&t, content, len, 0, &der);
+	memset(&ber, 0, sizeof(ber));
+	reencode(der.p, der.len, 0, false, &indef, &ber);
+	assert_cuts_refused(&der, &t);
+	assert_cuts_refused(&ber, &t);
+	assert_flip_bad(&der, content, len, &t);
+	assert_flip_bad(&ber, content, len, &t);
+	/* digestAlgorithms (the first SHA-256 OID) names SHA-384 only. */
+	at = memmem(ber.p, ber.len, sha256, sizeof(sha256));
+	assert_non_null(at);
+	at[sizeof(sha256) - 1] = 0x02;
+	assert_int_equal(verify_msg(&ber, &t, NULL, 0, detail, sizeof(detail)),
+	                 SMIME_V_BAD_SIGNATURE);
+	assert_non_null(strstr(detail, "digestAlgorithms"));
+	bytes_free(&ber);
+	/* Bytes after the base64 that are no base64: malformed. */
+	mime_wrap(&der, &mail);
+	bytes_put(&mail, "*\n", 2);
+	assert_int_equal(verify_msg(&mail, &t, NULL, 0, detail, sizeof(detail)),
+	                 SMIME_V_MALFORMED);
+	assert_string_equal(detail, "the body does not decode");
+	bytes_free(&mail);
+	bytes_free(&der);
+	/* A detached signature given as an opaque message. */
+	ossl_sign(&t, content, len, CMS_DETACHED, &der);
+	mime_wrap(&der, &mail);
+	assert_int_equal(verify_msg(&mail, &t, NULL, 0, detail, sizeof(detail)),
+	                 SMIME_V_MALFORMED);
+	assert_string_equal(detail, "signed-data without content");
+	assert_int_equal(verify_msg(&der, &t, NULL, 0, detail, sizeof(detail)),
+	                 SMIME_V_MALFORMED);
+	assert_string_equal(detail, "a detached signature without its content");
+	bytes_free(&mail);
+	bytes_free(&der);
+	free(content);
+	rt_cleanup(&t);
+}
+
+/* Enveloped data given to verify: not signed, and how to open it. */
+static void
+test_opaque_enveloped(void **state)
+{
+	struct smime_encrypt_opts eo;
+	struct bytes msg = {0};
+	char detail[256], *enc;
+	size_t len;
+	struct rt t;
+	int in, fd;
+
+	(void)state;
+	rt_init(&t, 1);
+	memset(&eo, 0, sizeof(eo));
+	eo.recipients = sk_X509_new_null();
+	X509_up_ref(t.cert);
+	sk_X509_push(eo.recipients, t.cert);
+	eo.cipher = SMIME_CIPHER_AES256_CBC;
+	in = mem_fd(msg_7bit, strlen(msg_7bit));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
+	enc = fd_text(fd, &len);
+	bytes_put(&msg, enc, len);
+	assert_int_equal(verify_msg(&msg, &t, NULL, 0, detail, sizeof(detail)),
+	                 SMIME_V_NOT_SIGNED);
+	assert_string_equal(detail,
+	                    "encrypted, not signed (p11 decrypt --verify)");
+	/* Cut short, it is no CMS at all. */
+	msg.len = len - 30;
+	assert_int_equal(verify_msg(&msg, &t, NULL, 0, NULL, 0),
+	                 SMIME_V_MALFORMED);
+	bytes_free(&msg);
+	free(enc);
+	close(in);
+	close(fd);
+	sk_X509_pop_free(eo.recipients, X509_free);
+	rt_cleanup(&t);
+}
+
 /* Decrypts msg (len bytes) with t's key: the status, the output in *out. */
 static enum smime_dstatus
 decrypt_text(struct rt *t, const char *msg, size_t len, char **out)
@@ -659,6 +1156,10 @@ main(void)
 	    cmocka_unit_test(test_sign_verify),
 	    cmocka_unit_test(test_encrypt_decrypt),
 	    cmocka_unit_test(test_decrypt_in_multipart),
+	    cmocka_unit_test(test_opaque_shapes),
+	    cmocka_unit_test(test_opaque_large),
+	    cmocka_unit_test(test_opaque_damage),
+	    cmocka_unit_test(test_opaque_enveloped),
 	};
 
 	return cmocka_run_group_tests_name("smime", tests, NULL, NULL);
