@@ -1308,40 +1308,6 @@ out:
 	return r;
 }
 
-/*
- * In a multipart (a mailing list's footer added to encrypted mail), the
- * first application/pkcs7-mime part: its header section goes into h and
- * ct, and part reads its body.  *found is false when there is none.
- */
-static int
-find_smime_part(struct smime_rd *rd, struct smime_hdrs *h, struct smime_ct *ct,
-                struct smime_rd *part, struct smime_part_src *src, bool *found)
-{
-	enum smime_delim kind;
-	char *b = strdup(smime_ct_param(ct, "boundary"));
-	int r;
-
-	*found = false;
-	if (b == NULL)
-		return P11A_E_NOMEM;
-	r = smime_part_skip(rd, b, &kind);
-	while (r == 0 && kind == SMIME_DELIM_NEXT) {
-		smime_hdrs_cleanup(h);
-		smime_ct_cleanup(ct);
-		if (smime_hdrs_read(h, rd) != 0)
-			break; /* not a part: nothing found */
-		smime_ct_parse(ct, smime_hdrs_value(h, "Content-Type"));
-		if (smime_is_pkcs7_mime(ct)) {
-			r = smime_part_rd_init(part, src, rd, b);
-			*found = r == 0;
-			break;
-		}
-		r = smime_part_skip(rd, b, &kind);
-	}
-	free(b);
-	return r;
-}
-
 int
 smime_decrypt(struct smime_rd *rd0, int out_fd,
               const struct smime_decrypt_opts *o,
@@ -1427,8 +1393,11 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 		    smime_ct_param(&ct, "boundary") != NULL) {
 			bool found;
 
-			if ((r = find_smime_part(rd, &h, &ct, &part, &psrc,
-			                         &found)) != 0)
+			/* A list's footer added to encrypted mail. */
+			if ((r = smime_part_find(
+			         rd, smime_ct_param(&ct, "boundary"),
+			         smime_is_pkcs7_mime, &h, &ct, &part, &psrc,
+			         &found)) != 0)
 				goto fail;
 			if (!found) {
 				snprintf(res->detail, sizeof(res->detail),

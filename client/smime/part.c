@@ -123,3 +123,34 @@ smime_part_rd_cleanup(struct smime_rd *rd, struct smime_part_src *src)
 	free(src->b);
 	src->b = NULL;
 }
+
+int
+smime_part_find(struct smime_rd *rd, const char *b,
+                bool (*want)(const struct smime_ct *ct), struct smime_hdrs *h,
+                struct smime_ct *ct, struct smime_rd *part,
+                struct smime_part_src *src, bool *found)
+{
+	enum smime_delim kind;
+	char *bnd = strdup(b); /* b may live in ct, which is reused */
+	int r;
+
+	*found = false;
+	if (bnd == NULL)
+		return P11A_E_NOMEM;
+	r = smime_part_skip(rd, bnd, &kind);
+	while (r == 0 && kind == SMIME_DELIM_NEXT) {
+		smime_hdrs_cleanup(h);
+		smime_ct_cleanup(ct);
+		if (smime_hdrs_read(h, rd) != 0)
+			break; /* not a part: nothing found */
+		smime_ct_parse(ct, smime_hdrs_value(h, "Content-Type"));
+		if (want(ct)) {
+			r = smime_part_rd_init(part, src, rd, bnd);
+			*found = r == 0;
+			break;
+		}
+		r = smime_part_skip(rd, bnd, &kind);
+	}
+	free(bnd);
+	return r;
+}

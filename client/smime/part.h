@@ -49,4 +49,19 @@ int smime_part_rd_init(struct smime_rd *rd, struct smime_part_src *src,
                        struct smime_rd *parent, const char *b);
 void smime_part_rd_cleanup(struct smime_rd *rd, struct smime_part_src *src);
 
+/*
+ * Walks the parts of a multipart (rd just after its header section,
+ * boundary b) to the first whose Content-Type want() accepts: its header
+ * section lands in h, its type in ct, and part reads its body (clean up
+ * with smime_part_rd_cleanup()).  *found is false when no part qualifies.
+ * Returns 0 or a negative code.
+ */
+struct smime_hdrs;
+struct smime_ct;
+int smime_part_find(struct smime_rd *rd, const char *b,
+                    bool (*want)(const struct smime_ct *ct),
+                    struct smime_hdrs *h, struct smime_ct *ct,
+                    struct smime_rd *part, struct smime_part_src *src,
+                    bool *found);
+
 #endif

@@ -30,6 +30,7 @@
 #include "canon.h"
 #include "der.h"
 #include "internal.h"
+#include "part.h"
 #include "smime.h"
 #include "store.h"
 
@@ -1361,69 +1362,41 @@ depth_ok(const struct smime_verify_opts *o)
 	return !o->in_part;
 }
 
-/* Skips lines up to a delimiter of b: 1, 2 (close), or 0 at the end. */
-static int
-skip_to(struct smime_rd *rd, const char *b, int *kind)
+static bool
+is_signed_part(const struct smime_ct *ct)
 {
-	enum smime_eol eol;
-	const char *line;
-	size_t len, blen = strlen(b);
-	bool at_start = true;
-	int r;
-
-	*kind = 0;
-	for (;;) {
-		r = smime_rd_line(rd, &line, &len, &eol);
-		if (r == SMIME_EOF)
-			return 0;
-		if (r != 0)
-			return r;
-		if (at_start &&
-		    (*kind = smime_boundary_match(line, len, b, blen)) != 0)
-			return 0;
-		at_start = eol != SMIME_EOL_NONE;
-	}
+	return smime_ct_is(ct, "multipart/signed") || smime_is_pkcs7_mime(ct);
 }
 
+/* The first signed part, read only up to its own end. */
 static int
 verify_in_multipart(struct smime_rd *rd, const char *b, int content_fd,
                     const struct smime_verify_opts *o,
                     enum smime_vstatus *status, struct smime_signer_info *si)
 {
 	struct smime_verify_opts oo = *o;
+	struct smime_part_src src;
+	struct smime_rd part;
 	struct smime_hdrs ph;
 	struct smime_ct ct;
-	char *bnd;
-	int kind, r;
+	bool found;
+	int r;
 
 	*status = SMIME_V_NOT_SIGNED;
 	snprintf(si->detail, sizeof(si->detail), "no S/MIME signature");
 	oo.in_part = true;
-	if ((bnd = strdup(b)) == NULL)
-		return P11A_E_NOMEM;
 	smime_hdrs_init(&ph);
 	memset(&ct, 0, sizeof(ct));
-	if ((r = skip_to(rd, bnd, &kind)) != 0)
-		goto out;
-	while (kind == 1) {
-		smime_hdrs_cleanup(&ph);
-		smime_ct_cleanup(&ct);
-		if (smime_hdrs_read(&ph, rd) != 0)
-			break;
-		smime_ct_parse(&ct, smime_hdrs_value(&ph, "Content-Type"));
-		if (smime_ct_is(&ct, "multipart/signed") ||
-		    smime_is_pkcs7_mime(&ct)) {
-			r = smime_verify_entity(rd, &ph, content_fd, &oo,
-			                        status, si);
-			goto out;
-		}
-		if ((r = skip_to(rd, bnd, &kind)) != 0)
-			goto out;
-	}
-out:
+	memset(&part, 0, sizeof(part));
+	memset(&src, 0, sizeof(src));
+	r = smime_part_find(rd, b, is_signed_part, &ph, &ct, &part, &src,
+	                    &found);
+	if (r == 0 && found)
+		r = smime_verify_entity(&part, &ph, content_fd, &oo, status,
+		                        si);
+	smime_part_rd_cleanup(&part, &src);
 	smime_ct_cleanup(&ct);
 	smime_hdrs_cleanup(&ph);
-	free(bnd);
 	return r;
 }
 

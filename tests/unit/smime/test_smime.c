@@ -1048,6 +1048,33 @@ test_opaque_enveloped(void **state)
 	rt_cleanup(&t);
 }
 
+/*
+ * What a mailing list makes of a message: the entity from its
+ * Content-Type field on as the first part of a multipart/mixed, a footer
+ * as the second.  Returns a new string.
+ */
+static char *
+list_wrapped(const char *msg)
+{
+	const char *entity = strstr(msg, "Content-Type: ");
+	size_t len;
+	char *w;
+
+	assert_non_null(entity);
+	len = strlen(entity) + 512;
+	assert_non_null(w = malloc(len));
+	snprintf(w, len,
+	         "From: Alice <alice@example.org>\n"
+	         "Subject: to the list\n"
+	         "MIME-Version: 1.0\n"
+	         "Content-Type: multipart/mixed; boundary=\"LIST\"\n\n"
+	         "preamble\n--LIST\n%s\n--LIST\n"
+	         "Content-Type: text/plain\n\n"
+	         "-- \nlist footer\n--LIST--\n",
+	         entity);
+	return w;
+}
+
 /* Decrypts msg (len bytes) with t's key: the status, the output in *out. */
 static enum smime_dstatus
 decrypt_text(struct rt *t, const char *msg, size_t len, char **out)
@@ -1089,7 +1116,7 @@ test_decrypt_in_multipart(void **state)
 	struct smime_encrypt_opts eo;
 	struct rt t;
 	char *enc, *body, *wrapped, *out;
-	size_t len, wlen;
+	size_t len;
 	int in, fd;
 
 	(void)state;
@@ -1104,18 +1131,7 @@ test_decrypt_in_multipart(void **state)
 	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
 	enc = fd_text(fd, &len);
 	/* The encrypted entity without the outer fields becomes a part. */
-	assert_non_null(body = strstr(enc, "Content-Type: application/"));
-	wlen = len + 512;
-	assert_non_null(wrapped = malloc(wlen));
-	snprintf(wrapped, wlen,
-	         "From: Alice <alice@example.org>\n"
-	         "Subject: to the list\n"
-	         "MIME-Version: 1.0\n"
-	         "Content-Type: multipart/mixed; boundary=\"LIST\"\n\n"
-	         "preamble\n--LIST\n%s\n--LIST\n"
-	         "Content-Type: text/plain\n\n"
-	         "-- \nlist footer\n--LIST--\n",
-	         body);
+	wrapped = list_wrapped(enc);
 	assert_int_equal(decrypt_text(&t, wrapped, strlen(wrapped), &out),
 	                 SMIME_D_OK);
 	assert_non_null(strstr(out, "Hello Bob,"));
@@ -1142,6 +1158,40 @@ test_decrypt_in_multipart(void **state)
 	rt_cleanup(&t);
 }
 
+/*
+ * A signed message (opaque or multipart/signed) as the first part of a
+ * multipart/mixed with a list footer after it: verified within its part.
+ */
+static void
+test_verify_in_multipart(void **state)
+{
+	struct smime_sign_opts so;
+	struct rt t;
+	char *signed_msg, *wrapped;
+	size_t len;
+	int in, fd, opaque;
+
+	(void)state;
+	rt_init(&t, 0);
+	for (opaque = 0; opaque < 2; opaque++) {
+		memset(&so, 0, sizeof(so));
+		so.key = t.key;
+		so.opaque = opaque;
+		in = mem_fd(msg_7bit, strlen(msg_7bit));
+		assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+		assert_int_equal(smime_sign(in, fd, &so), 0);
+		signed_msg = fd_text(fd, &len);
+		wrapped = list_wrapped(signed_msg);
+		assert_int_equal(verify_text(wrapped, strlen(wrapped), &t),
+		                 SMIME_V_VALID);
+		free(wrapped);
+		free(signed_msg);
+		close(in);
+		close(fd);
+	}
+	rt_cleanup(&t);
+}
+
 int
 main(void)
 {
@@ -1156,6 +1206,7 @@ main(void)
 	    cmocka_unit_test(test_sign_verify),
 	    cmocka_unit_test(test_encrypt_decrypt),
 	    cmocka_unit_test(test_decrypt_in_multipart),
+	    cmocka_unit_test(test_verify_in_multipart),
 	    cmocka_unit_test(test_opaque_shapes),
 	    cmocka_unit_test(test_opaque_large),
 	    cmocka_unit_test(test_opaque_damage),
