@@ -99,16 +99,23 @@ note_touched(size_t *touched, size_t end)
 		*touched = end;
 }
 
+/* Frees a buffer after wiping what was written to it. */
+static void
+wipe_free(uint8_t **buf, size_t touched)
+{
+	if (*buf != NULL)
+		OPENSSL_cleanse(*buf, touched);
+	free(*buf);
+	*buf = NULL;
+}
+
 void
 smime_rd_cleanup(struct smime_rd *rd)
 {
 	if (rd == NULL)
 		return;
 	/* The window may hold decrypted plaintext. */
-	if (rd->buf != NULL)
-		OPENSSL_cleanse(rd->buf, rd->touched);
-	free(rd->buf);
-	rd->buf = NULL;
+	wipe_free(&rd->buf, rd->touched);
 }
 
 /* Moves unread bytes to the front and reads more.  Sets rd->eof. */
@@ -344,10 +351,7 @@ smime_fdsink_cleanup(struct smime_fdsink *s)
 {
 	if (s == NULL)
 		return;
-	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, s->touched);
-	free(s->buf);
-	s->buf = NULL;
+	wipe_free(&s->buf, s->touched);
 }
 
 /* Memory. */
@@ -529,10 +533,7 @@ smime_bersink_cleanup(struct smime_bersink *s)
 {
 	if (s == NULL)
 		return;
-	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, s->touched);
-	free(s->buf);
-	s->buf = NULL;
+	wipe_free(&s->buf, s->touched);
 }
 
 /* Digests. */
@@ -614,10 +615,7 @@ smime_hashsink_cleanup(struct smime_hashsink *s)
 	for (i = 0; i < s->nmd; i++)
 		EVP_MD_CTX_free(s->md[i]);
 	s->nmd = 0;
-	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, s->touched);
-	free(s->buf);
-	s->buf = NULL;
+	wipe_free(&s->buf, s->touched);
 }
 
 /* Base64 decoder. */
