@@ -275,7 +275,8 @@ int
 proto_list_request_encode(struct proto_writer *w,
                           const struct proto_list_request *req)
 {
-	if (req == NULL || req->flags == 0)
+	/* Written whenever it was read: decode + encode gives the bytes. */
+	if (req == NULL || (req->flags == 0 && !req->has_flags))
 		return ext_empty_request_encode(w, PROTO_EXT_LIST);
 	ext_request_begin(w, PROTO_EXT_LIST);
 	proto_write_u32(w, req->flags);
@@ -488,9 +489,11 @@ ext_request_decode(struct proto_reader *r, struct proto_request *q)
 		break;
 	case PROTO_EXT_LIST:
 		/* The flags came later: a bare request is still well formed. */
-		if (r->off < r->len &&
-		    (ret = proto_read_u32(r, &q->u.list.flags)) != 0)
-			return ret;
+		if (r->off < r->len) {
+			if ((ret = proto_read_u32(r, &q->u.list.flags)) != 0)
+				return ret;
+			q->u.list.has_flags = true;
+		}
 		break;
 	case PROTO_EXT_SIGN_DIGEST:
 		if ((ret = proto_read_text_direct(r, &sd->key_uri)) != 0 ||

@@ -208,6 +208,7 @@ struct proto_login_request {
 
 struct proto_list_request {
 	uint32_t flags; /* PROTO_LIST_*; an empty payload means 0 */
+	bool has_flags; /* the field is on the wire (even as 0) */
 };
 
 struct proto_logout_request {

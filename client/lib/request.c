@@ -218,7 +218,7 @@ static int
 list_call(struct p11agent_conn *conn, uint32_t flags,
           struct p11agent_list **out)
 {
-	struct proto_list_request req = {flags};
+	struct proto_list_request req = {flags, false};
 	struct proto_list_reply rep;
 	struct clib_call c;
 	int r;

@@ -175,7 +175,7 @@ main(int argc, char **argv)
 	proto_list_request_encode(&w, NULL);
 	emit(&w, "req-list");
 	{
-		struct proto_list_request r = {PROTO_LIST_RESCAN};
+		struct proto_list_request r = {PROTO_LIST_RESCAN, false};
 
 		proto_list_request_encode(&w, &r);
 		emit(&w, "req-list-rescan");

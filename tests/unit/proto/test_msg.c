@@ -889,7 +889,8 @@ test_decoder_alloc_failures(void **state)
 static void
 test_list_request_flags(void **state)
 {
-	static const struct proto_list_request rescan = {PROTO_LIST_RESCAN};
+	static const struct proto_list_request rescan = {PROTO_LIST_RESCAN,
+	                                                 false};
 	struct proto_request req;
 	struct proto_writer w;
 	const uint8_t *p;
@@ -920,6 +921,17 @@ test_list_request_flags(void **state)
 	buf[PROTO_FRAME_HEADER + len] = 0;
 	assert_int_not_equal(
 	    proto_request_decode(buf + PROTO_FRAME_HEADER, len + 1, &req), 0);
+	/* An explicit 0 is kept on the wire when encoded again. */
+	memset(buf + PROTO_FRAME_HEADER + len - 4, 0, 4);
+	assert_int_equal(
+	    proto_request_decode(buf + PROTO_FRAME_HEADER, len, &req), 0);
+	assert_int_equal(req.u.list.flags, 0);
+	assert_true(req.u.list.has_flags);
+	proto_writer_init(&w);
+	assert_int_equal(proto_list_request_encode(&w, &req.u.list), 0);
+	assert_int_equal(proto_writer_finish(&w, &p, &cut), 0);
+	assert_int_equal(cut, PROTO_FRAME_HEADER + len);
+	proto_writer_cleanup(&w);
 }
 
 static void
