@@ -435,6 +435,37 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, bool detached,
 	return SMIME_V_VALID;
 }
 
+/* Does a signer of cms have no certificate yet? */
+static bool
+signer_missing(CMS_ContentInfo *cms)
+{
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+	X509 *signer;
+	int i;
+
+	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+		CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(sis, i), NULL,
+		                         &signer, NULL, NULL);
+		if (signer == NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A message without its signer's certificate: the one kept from earlier
+ * mail, looked up among every stored certificate.
+ */
+static void
+add_store_signers(CMS_ContentInfo *cms, struct smime_store *store)
+{
+	STACK_OF(X509) *all = sk_X509_new_null();
+
+	if (all != NULL && smime_store_load_certs(store, all) == 0)
+		CMS_set1_signers_certs(cms, all, CMS_NOINTERN);
+	sk_X509_pop_free(all, X509_free);
+}
+
 int
 smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
                  const struct smime_digests *dg,
@@ -485,7 +516,10 @@ smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
 		goto out;
 	}
 	if (o->store != NULL) {
-		smime_store_load_certs(o->store, extra);
+		/* Intermediates only: the correspondents' own certificates
+		 * (most of a grown store) are read below if a signer needs
+		 * one. */
+		smime_store_load_chain_certs(o->store, extra);
 		smime_store_load_crls(o->store, crls);
 	}
 	for (i = 0; i < sk_X509_num(extra); i++) {
@@ -502,6 +536,8 @@ smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
 	/* The message's own certificates first, then the store's. */
 	CMS_set1_signers_certs(cms, NULL, 0);
 	CMS_set1_signers_certs(cms, extra, CMS_NOINTERN);
+	if (o->store != NULL && signer_missing(cms))
+		add_store_signers(cms, o->store);
 	ERR_clear_error();
 	sis = CMS_get0_SignerInfos(cms);
 	if (sk_CMS_SignerInfo_num(sis) <= 0) {

@@ -804,6 +804,21 @@ t_case "verify --allow-sha1: the same message is valid" \
 mkmail rsa2048@p11agent.test bob@p11agent.test "not signed" "$W/plain.eml"
 t_case "verify: a plain mail is not-signed" bad verify not-signed "$W/plain.eml" "${V[@]}"
 
+# A signature without certificates (openssl -nocerts): the signer's
+# certificate comes from the store, kept there from earlier signed mail.
+nocerts_from_store() {
+	mkmail rsa2048@p11agent.test bob@p11agent.test "no certs" "$W/nocerts.plain"
+	openssl cms -sign -nocerts -signer "$T_KEYS/rsa2048.cert.pem" -inkey "$T_KEYS/rsa2048.key.pem" \
+		-in "$W/nocerts.plain" -out "$W/nocerts.eml" || return 1
+	XDG_DATA_HOME=$W/empty-store p11_status verify "$W/nocerts0.json" untrusted "${V[@]}" \
+		-o /dev/null "$W/nocerts.eml" || return 1
+	mkmail rsa2048@p11agent.test bob@p11agent.test "with certs" "$W/withcerts.plain"
+	p11 sign -o "$W/withcerts.eml" "$W/withcerts.plain" || return 1
+	p11_status verify "$W/withcerts.json" valid "${V[@]}" -o /dev/null "$W/withcerts.eml" || return 1
+	p11_status verify "$W/nocerts1.json" valid "${V[@]}" -o /dev/null "$W/nocerts.eml"
+}
+t_case "verify: a signature without certificates checks out with the signer's certificate from the store" nocerts_from_store
+
 mk_garbage_sig() {
 	local tag=rsa2048-pkcs1-sha256-detached
 	# Cut the base64 of the signature part in half.
