@@ -1308,6 +1308,16 @@ out:
 	return r;
 }
 
+/* rdm reads the layer just written to tmp, from its start. */
+static int
+read_next_layer(int tmp, struct smime_rd *rdm)
+{
+	if (lseek(tmp, 0, SEEK_SET) != 0)
+		return P11A_E_IO;
+	smime_rd_cleanup(rdm);
+	return smime_rd_init_fd(rdm, tmp);
+}
+
 int
 smime_decrypt(struct smime_rd *rd0, int out_fd,
               const struct smime_decrypt_opts *o,
@@ -1426,12 +1436,7 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 				goto done;
 			}
 			note_signature(res, vst, &si);
-			if (lseek(tmp, 0, SEEK_SET) != 0) {
-				r = P11A_E_IO;
-				goto fail;
-			}
-			smime_rd_cleanup(&rdm);
-			if ((r = smime_rd_init_fd(&rdm, tmp)) != 0)
+			if ((r = read_next_layer(tmp, &rdm)) != 0)
 				goto fail;
 			rd = &rdm;
 			continue;
@@ -1465,12 +1470,7 @@ smime_decrypt(struct smime_rd *rd0, int out_fd,
 				goto done;
 			/* Good only once the innermost entity is written. */
 			res->status = SMIME_D_MALFORMED;
-			if (lseek(tmp, 0, SEEK_SET) != 0) {
-				r = P11A_E_IO;
-				goto fail;
-			}
-			smime_rd_cleanup(&rdm);
-			if ((r = smime_rd_init_fd(&rdm, tmp)) != 0)
+			if ((r = read_next_layer(tmp, &rdm)) != 0)
 				goto fail;
 			rd = &rdm;
 			continue;

@@ -1009,28 +1009,41 @@ test_opaque_damage(void **state)
 	rt_cleanup(&t);
 }
 
-/* Enveloped data given to verify: not signed, and how to open it. */
-static void
-test_opaque_enveloped(void **state)
+/* msg_7bit encrypted (AES-256-CBC) to t's own certificate: a new string. */
+static char *
+encrypt_to_self(struct rt *t, size_t *len)
 {
 	struct smime_encrypt_opts eo;
-	struct bytes msg = {0};
-	char detail[256], *enc;
-	size_t len;
-	struct rt t;
+	char *enc;
 	int in, fd;
 
-	(void)state;
-	rt_init(&t, 1);
 	memset(&eo, 0, sizeof(eo));
-	eo.recipients = sk_X509_new_null();
-	X509_up_ref(t.cert);
-	sk_X509_push(eo.recipients, t.cert);
+	assert_non_null(eo.recipients = sk_X509_new_null());
+	assert_true(X509_up_ref(t->cert));
+	assert_true(sk_X509_push(eo.recipients, t->cert) > 0);
 	eo.cipher = SMIME_CIPHER_AES256_CBC;
 	in = mem_fd(msg_7bit, strlen(msg_7bit));
 	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
 	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
-	enc = fd_text(fd, &len);
+	enc = fd_text(fd, len);
+	close(in);
+	close(fd);
+	sk_X509_pop_free(eo.recipients, X509_free);
+	return enc;
+}
+
+/* Enveloped data given to verify: not signed, and how to open it. */
+static void
+test_opaque_enveloped(void **state)
+{
+	struct bytes msg = {0};
+	char detail[256], *enc;
+	size_t len;
+	struct rt t;
+
+	(void)state;
+	rt_init(&t, 1);
+	enc = encrypt_to_self(&t, &len);
 	bytes_put(&msg, enc, len);
 	assert_int_equal(verify_msg(&msg, &t, NULL, 0, detail, sizeof(detail)),
 	                 SMIME_V_NOT_SIGNED);
@@ -1042,9 +1055,6 @@ test_opaque_enveloped(void **state)
 	                 SMIME_V_MALFORMED);
 	bytes_free(&msg);
 	free(enc);
-	close(in);
-	close(fd);
-	sk_X509_pop_free(eo.recipients, X509_free);
 	rt_cleanup(&t);
 }
 
@@ -1113,23 +1123,13 @@ decrypt_text(struct rt *t, const char *msg, size_t len, char **out)
 static void
 test_decrypt_in_multipart(void **state)
 {
-	struct smime_encrypt_opts eo;
 	struct rt t;
 	char *enc, *body, *wrapped, *out;
 	size_t len;
-	int in, fd;
 
 	(void)state;
 	rt_init(&t, 1);
-	memset(&eo, 0, sizeof(eo));
-	eo.recipients = sk_X509_new_null();
-	X509_up_ref(t.cert);
-	sk_X509_push(eo.recipients, t.cert);
-	eo.cipher = SMIME_CIPHER_AES256_CBC;
-	in = mem_fd(msg_7bit, strlen(msg_7bit));
-	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
-	assert_int_equal(smime_encrypt(in, fd, &eo), 0);
-	enc = fd_text(fd, &len);
+	enc = encrypt_to_self(&t, &len);
 	/* The encrypted entity without the outer fields becomes a part. */
 	wrapped = list_wrapped(enc);
 	assert_int_equal(decrypt_text(&t, wrapped, strlen(wrapped), &out),
@@ -1152,9 +1152,6 @@ test_decrypt_in_multipart(void **state)
 	free(out);
 	free(wrapped);
 	free(enc);
-	close(in);
-	close(fd);
-	sk_X509_pop_free(eo.recipients, X509_free);
 	rt_cleanup(&t);
 }
 
