@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake pkg-config clang
 	libssl-dev libuv1-dev libp11-kit-dev p11-kit p11-kit-modules
-	libp11-dev libcmocka-dev libinih-dev
+	libp11-dev libcmocka-dev libinih-dev nettle-dev
 	softhsm2 opensc opensc-pkcs11 libengine-pkcs11-openssl
 	openssl openssh-client openssh-server gnutls-bin libnss3-tools
 	gnupg gpgsm pinentry-tty jq time
