@@ -25,10 +25,12 @@ struct cli {
 	const char *agent_program; /* --agent-program, or NULL */
 	bool autostart;            /* false after --no-autostart */
 	const struct cli_command *cmd;
+	void (*usage)(FILE *f); /* p11 --help (main.c) */
 };
 
 struct cli_command {
 	const char *name;
+	/* NULL: the command lives in the command module (module.h). */
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *args;    /* usage after the name */
 	const char *summary; /* one line for p11 --help */

@@ -15,36 +15,40 @@
 #include "p11agent.h"
 #include "cli.h"
 #include "exit.h"
+#include "module.h"
 
 #ifndef P11_VERSION
 #define P11_VERSION "0.0.0"
 #endif
 
+/* Commands that need OpenSSL run in the command module (module.h). */
+#define IN_MODULE NULL
+
 static const struct cli_command commands[] = {
-    {"keys", cli_cmd_keys, "[--json]",
+    {"keys", IN_MODULE, "[--json]",
      "list the keys and certificates on the tokens",
      "  --json            one JSON array of key objects\n"},
     {"status", cli_cmd_status, "[--json]",
      "show the agent's state and the tokens' login state",
      "  --json            one JSON object\n"},
-    {"unlock", cli_cmd_unlock,
+    {"unlock", IN_MODULE,
      "[--pin-fd N | --pinentry PROGRAM] [--timeout SECONDS] [TOKEN]",
      "log in to a token (TOKEN: label or pkcs11: URI)",
      "  --pin-fd N        read the PIN as one line from descriptor N\n"
      "  --pinentry PROG   ask with this pinentry program, not the "
      "terminal\n"
      "  --timeout S       wait up to S seconds for the agent (PIN pads)\n"},
-    {"logout", cli_cmd_logout, "[TOKEN]",
+    {"logout", IN_MODULE, "[TOKEN]",
      "log out of a token (of every token without TOKEN)", NULL},
-    {"lock", cli_cmd_lock, "[--pass-fd N | --pinentry PROGRAM]",
+    {"lock", IN_MODULE, "[--pass-fd N | --pinentry PROGRAM]",
      "lock the agent with a passphrase (asked twice)",
      "  --pass-fd N       read the passphrase from descriptor N\n"
      "  --pinentry PROG   ask with this pinentry program\n"},
-    {"unlock-agent", cli_cmd_unlock_agent, "[--pass-fd N | --pinentry PROGRAM]",
+    {"unlock-agent", IN_MODULE, "[--pass-fd N | --pinentry PROGRAM]",
      "unlock an agent locked with p11 lock",
      "  --pass-fd N       read the passphrase from descriptor N\n"
      "  --pinentry PROG   ask with this pinentry program\n"},
-    {"import", cli_cmd_import,
+    {"import", IN_MODULE,
      "[--token TOKEN] [--label LABEL] [--pass-fd N | --pinentry PROGRAM] FILE",
      "put a .p12's key, certificate and chain onto a token, or attach a "
      "certificate to its token key",
@@ -54,14 +58,14 @@ static const struct cli_command commands[] = {
      "e-mail)\n"
      "  --pass-fd N       read the .p12 password from descriptor N\n"
      "  --pinentry PROG   ask with this pinentry program\n"},
-    {"keygen", cli_cmd_keygen,
+    {"keygen", IN_MODULE,
      "--token TOKEN --type rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384 "
      "--email ADDR [--name NAME] [--csr OUT]",
      "generate a key pair on a token and a certificate request for it",
      "  --name NAME       subject common name (default: the e-mail)\n"
      "  --csr OUT         write the PEM request to OUT (default: "
      "stdout)\n"},
-    {"sign", cli_cmd_sign,
+    {"sign", IN_MODULE,
      "[--from ADDR | --key URI] [--opaque] [--digest sha256|sha384|sha512] "
      "[--pss] [-o OUT] [IN]",
      "sign a mail message (S/MIME) with an agent key",
@@ -73,14 +77,14 @@ static const struct cli_command commands[] = {
      "  --digest D        sha256 (default), sha384 or sha512\n"
      "  --pss             RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)\n"
      "  -o, --output OUT  write to OUT (default: stdout)\n"},
-    {"verify", cli_cmd_verify,
+    {"verify", IN_MODULE,
      "[--ca-file F] [--allow-sha1] [--json] [-o CONTENT] [IN]",
      "check the signature of a mail message; exit 0 only when valid",
      "  --ca-file F       trust the certificates (and CRLs) in F too\n"
      "  --allow-sha1      accept SHA-1 signatures\n"
      "  --json            print one JSON object with the verdict\n"
      "  -o, --output F    write the signed content (MIME entity) to F\n"},
-    {"encrypt", cli_cmd_encrypt,
+    {"encrypt", IN_MODULE,
      "-r ADDR|CERTFILE... [--sign [--from ADDR]] [--cipher C] [--oaep] "
      "[--protect-headers] [-o OUT] [IN]",
      "encrypt a mail message (S/MIME) to its recipients and to yourself",
@@ -96,7 +100,7 @@ static const struct cli_command commands[] = {
      "  --protect-headers put the header fields inside, Subject \"...\" "
      "outside\n"
      "  -o, --output OUT  write to OUT (default: stdout)\n"},
-    {"decrypt", cli_cmd_decrypt,
+    {"decrypt", IN_MODULE,
      "[--verify [--ca-file F] [--allow-sha1]] [--json] [-o OUT] [IN]",
      "decrypt a mail message with an agent key; output only on success",
      "  --verify          also check the signatures inside\n"
@@ -104,7 +108,7 @@ static const struct cli_command commands[] = {
      "  --allow-sha1      accept SHA-1 signatures\n"
      "  --json            print one JSON object with the verdict\n"
      "  -o, --output OUT  write the decrypted MIME entity to OUT\n"},
-    {"certs", cli_cmd_certs,
+    {"certs", IN_MODULE,
      "list [--json] | add FILE | export ADDR | remove FINGERPRINT | "
      "trust CAFILE",
      "manage correspondents' certificates and your trusted roots",
@@ -169,143 +173,6 @@ usage(FILE *f)
 	    exit_codes_help);
 }
 
-void
-cli_command_usage(const struct cli *cli, FILE *f)
-{
-	const struct cli_command *c = cli->cmd;
-
-	fprintf(f, "usage: p11 %s %s\n\n%s.\n", c->name, c->args, c->summary);
-	if (c->help != NULL)
-		fprintf(f, "\nOptions:\n%s", c->help);
-	fprintf(f, "\nGlobal options: --socket PATH, --no-autostart, "
-	           "--agent-program PATH (see p11 --help).\n");
-}
-
-static void vfail(const char *sentence, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-vfail(const char *sentence, const char *fmt, va_list ap)
-{
-	/* One line: flush stdout first so that the order stays readable. */
-	fflush(stdout);
-	fputs("p11: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, ": %s\n", sentence);
-}
-
-int
-cli_fail(int err, const char *sentence, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (sentence == NULL || sentence[0] == '\0')
-		sentence = p11agent_strerror(err);
-	va_start(ap, fmt);
-	vfail(sentence, fmt, ap);
-	va_end(ap);
-	return cli_exit_code(err);
-}
-
-int
-cli_fail_conn(struct p11agent_conn *conn, int err, const char *fmt, ...)
-{
-	const char *sentence = p11agent_conn_errmsg(conn);
-	va_list ap;
-
-	if (sentence[0] == '\0')
-		sentence = p11agent_strerror(err);
-	va_start(ap, fmt);
-	vfail(sentence, fmt, ap);
-	va_end(ap);
-	return cli_exit_code(err);
-}
-
-int
-cli_usage_error(const struct cli *cli, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("p11: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (cli != NULL && cli->cmd != NULL)
-		fprintf(stderr, "\nTry 'p11 %s --help'.\n", cli->cmd->name);
-	else
-		fprintf(stderr, "\nTry 'p11 --help'.\n");
-	return P11_EXIT_USAGE;
-}
-
-int
-cli_parse_fd(const char *s, int *fd)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
-		return P11AGENT_E_ARGS;
-	*fd = (int)v;
-	return 0;
-}
-
-int
-cli_option(struct cli *cli, int c, char **argv)
-{
-	switch (c) {
-	case CLI_OPT_SOCKET:
-		cli->socket = optarg;
-		return -1;
-	case CLI_OPT_NO_AUTOSTART:
-		cli->autostart = false;
-		return -1;
-	case CLI_OPT_AGENT_PROGRAM:
-		cli->agent_program = optarg;
-		return -1;
-	case CLI_OPT_HELP:
-		if (cli->cmd != NULL)
-			cli_command_usage(cli, stdout);
-		else
-			usage(stdout);
-		return P11_EXIT_OK;
-	case CLI_OPT_VERSION:
-		printf("p11 (p11agent) %s\n", P11_VERSION);
-		return P11_EXIT_OK;
-	case ':':
-		return cli_usage_error(cli, "option '%s' needs an argument",
-		                       argv[optind - 1]);
-	default:
-		if (optopt != 0 && optopt < CLI_OPT_SOCKET)
-			return cli_usage_error(cli, "unknown option '-%c'",
-			                       optopt);
-		return cli_usage_error(cli, "unknown option '%s'",
-		                       argv[optind - 1]);
-	}
-}
-
-int
-cli_parse_json_flag(struct cli *cli, int argc, char **argv, bool *json)
-{
-	enum { OPT_JSON = CLI_OPT_FIRST_LOCAL };
-	static const struct option longs[] = {
-	    CLI_GLOBAL_LONGOPTS,
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {NULL, 0, NULL, 0},
-	};
-	int c, r;
-
-	*json = false;
-	while ((c = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
-		if (c == OPT_JSON)
-			*json = true;
-		else if ((r = cli_option(cli, c, argv)) >= 0)
-			return r;
-	}
-	return -1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -322,6 +189,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&cli, 0, sizeof(cli));
 	cli.autostart = true;
+	cli.usage = usage;
 	opterr = 0;
 	/* "+": stop at the subcommand, which parses its own options. */
 	while ((c = getopt_long(argc, argv, "+:hV", longs, NULL)) != -1) {
@@ -351,7 +219,8 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* glibc: 0 also resets getopt's internal state */
-	r = cli.cmd->run(&cli, argc, argv);
+	r = cli.cmd->run != NULL ? cli.cmd->run(&cli, argc, argv)
+	                         : cli_run_module(&cli, argc, argv);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE)
 			fprintf(stderr, "p11: cannot write the output: %s\n",
