@@ -14,26 +14,8 @@
 #include "p11agent.h"
 #include "cli.h"
 #include "smime.h"
+#include "smime_base.h"
 #include "store.h"
-
-/*
- * Opens IN (NULL or "-": standard input) as a regular file that can be
- * read twice: anything else (a pipe, a terminal) is copied into an
- * unlinked temporary file first.  Returns 0 with *fd set, or the exit
- * code after printing the error.
- */
-int cli_smime_open_in(const char *path, int *fd);
-
-/*
- * After option parsing: takes the optional IN operand (NULL = stdin) into
- * *in.  Returns -1 to go on, or the usage exit code for extra operands.
- */
-struct cli;
-int cli_smime_input_arg(struct cli *cli, int argc, char **argv,
-                        const char **in);
-
-/* The digest that suits k (RFC 5753: SHA-384 with P-384, SHA-512 above). */
-int cli_smime_default_md(const struct p11agent_key *k);
 
 /*
  * Reports a failed sign or encrypt (what) that returned err: input that
@@ -73,23 +55,6 @@ int cli_smime_verify_begin(struct cli *cli, int argc, char **argv,
                            const struct smime_verify_opts *vo, int *fd);
 
 /*
- * An output that appears only when complete: a temporary file in OUT's
- * folder, renamed over OUT by cli_smime_out_commit(); for standard output
- * (NULL or "-") an unlinked temporary file copied to stdout on commit.
- */
-struct cli_smime_out {
-	const char *path; /* NULL: stdout */
-	char *tmp;        /* the temporary's name, when it has one */
-	bool direct;      /* OUT is a device or pipe: copied on commit */
-	int fd;
-};
-
-int cli_smime_out_open(struct cli_smime_out *o, const char *path);
-int cli_smime_out_commit(struct cli_smime_out *o);
-/* Removes the temporary file, if any (NULL-safe, idempotent). */
-void cli_smime_out_abort(struct cli_smime_out *o);
-
-/*
  * The one place where an agent key becomes a struct smime_key.  Its
  * private operations go through the p11agent OpenSSL provider
  * (client/provider) in a library context of this module, to the agent
@@ -122,26 +87,12 @@ int cli_smime_fail(struct p11agent_conn *conn, int err, const char *what);
  */
 int cli_ossl_agent_error(char *msg, size_t len);
 
-/* Lower-case address of the message's From: field (first one). */
-bool cli_smime_from_addr(int fd, char *buf, size_t len);
-
-/*
- * Picks the agent key for signing (or decryption) whose certificate
- * carries addr, or whose URI is uri.  Prints the error and returns the
- * exit code, or 0 with *out pointing into list.
- */
-int cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
-                       const char *uri, const struct p11agent_key **out);
-
 /*
  * Adds the CA certificates above the key's certificate that the store
  * holds (intermediates kept from verified mail, or added), so that
  * signatures carry the chain.
  */
 int cli_smime_add_chain(struct smime_store *store, struct smime_key *key);
-
-/* Opens the user's certificate store ($XDG_DATA_HOME/p11agent/certs). */
-int cli_smime_store_open(struct smime_store **out);
 
 /* Exit code of a verification verdict and of a decryption verdict. */
 int cli_smime_vexit(enum smime_vstatus s);
@@ -150,7 +101,11 @@ int cli_smime_dexit(enum smime_dstatus s);
 /* Prints the "signer" JSON object (fields of si). */
 void cli_smime_json_signer(FILE *f, const struct smime_signer_info *si);
 
-/* Parses --digest (sha256|sha384|sha512); returns the NID or 0. */
-int cli_smime_digest_nid(const char *name);
+/*
+ * cli_smime_pick_key_by() that also parses each listed certificate for
+ * addr when the agent did not list it.
+ */
+int cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
+                       const char *uri, const struct p11agent_key **out);
 
 #endif

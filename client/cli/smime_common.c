@@ -22,179 +22,6 @@
 #include "util.h"
 #include "provider.h"
 
-static int
-copy_fd(int from, int to)
-{
-	char buf[64 * 1024];
-	ssize_t n, w, off;
-
-	for (;;) {
-		n = read(from, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return P11AGENT_E_IO;
-		if (n == 0)
-			return 0;
-		for (off = 0; off < n; off += w) {
-			w = write(to, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			if (w < 0)
-				return P11AGENT_E_IO;
-		}
-	}
-}
-
-int
-cli_smime_open_in(const char *path, int *fd)
-{
-	struct stat st;
-	int in, tmp;
-
-	*fd = -1;
-	if (path == NULL || strcmp(path, "-") == 0) {
-		in = STDIN_FILENO;
-	} else if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "p11: %s: %s\n", path, strerror(errno));
-		return P11_EXIT_ERROR;
-	}
-	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
-		*fd = in == STDIN_FILENO ? dup(in) : in;
-		return *fd >= 0 ? 0 : P11_EXIT_ERROR;
-	}
-	/* A pipe or a terminal: keep a copy that can be read twice. */
-	if (smime_tmpfile(NULL, &tmp) != 0 || copy_fd(in, tmp) != 0 ||
-	    lseek(tmp, 0, SEEK_SET) != 0) {
-		fprintf(stderr, "p11: cannot buffer the input: %s\n",
-		        strerror(errno));
-		if (in != STDIN_FILENO)
-			close(in);
-		return P11_EXIT_ERROR;
-	}
-	if (in != STDIN_FILENO)
-		close(in);
-	*fd = tmp;
-	return 0;
-}
-
-int
-cli_smime_out_open(struct cli_smime_out *o, const char *path)
-{
-	char *copy = NULL, *dir;
-	struct stat st;
-	int r;
-
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	if (path == NULL || strcmp(path, "-") == 0) {
-		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr,
-			        "p11: cannot make a temporary file: %s\n",
-			        strerror(errno));
-			return P11_EXIT_ERROR;
-		}
-		return 0;
-	}
-	o->path = path;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		/* A device or a pipe (-o /dev/null): written on commit. */
-		o->direct = true;
-		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr,
-			        "p11: cannot make a temporary file: %s\n",
-			        strerror(errno));
-			return P11_EXIT_ERROR;
-		}
-		return 0;
-	}
-	if ((copy = strdup(path)) == NULL)
-		return P11_EXIT_ERROR;
-	dir = dirname(copy);
-	r = asprintf(&o->tmp, "%s/.p11-out-XXXXXX", dir);
-	free(copy);
-	if (r < 0) {
-		o->tmp = NULL;
-		return P11_EXIT_ERROR;
-	}
-	if ((o->fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
-		fprintf(stderr, "p11: %s: %s\n", path, strerror(errno));
-		free(o->tmp);
-		o->tmp = NULL;
-		return P11_EXIT_ERROR;
-	}
-	return 0;
-}
-
-int
-cli_smime_out_commit(struct cli_smime_out *o)
-{
-	int r = 0;
-
-	if (o->path == NULL || o->direct) {
-		int to = STDOUT_FILENO;
-
-		fflush(stdout);
-		if (o->direct &&
-		    (to = open(o->path, O_WRONLY | O_CLOEXEC)) < 0) {
-			fprintf(stderr, "p11: %s: %s\n", o->path,
-			        strerror(errno));
-			r = P11_EXIT_ERROR;
-		} else if (lseek(o->fd, 0, SEEK_SET) != 0 ||
-		           copy_fd(o->fd, to) != 0) {
-			fprintf(stderr, "p11: cannot write the output: %s\n",
-			        strerror(errno));
-			r = P11_EXIT_ERROR;
-		}
-		if (o->direct && to >= 0)
-			close(to);
-		close(o->fd);
-		o->fd = -1;
-		return r;
-	}
-	if (fchmod(o->fd, 0600) != 0 || close(o->fd) != 0) {
-		o->fd = -1;
-		fprintf(stderr, "p11: %s: %s\n", o->path, strerror(errno));
-		cli_smime_out_abort(o);
-		return P11_EXIT_ERROR;
-	}
-	o->fd = -1;
-	if (rename(o->tmp, o->path) != 0) {
-		fprintf(stderr, "p11: %s: %s\n", o->path, strerror(errno));
-		cli_smime_out_abort(o);
-		return P11_EXIT_ERROR;
-	}
-	free(o->tmp);
-	o->tmp = NULL;
-	return 0;
-}
-
-void
-cli_smime_out_abort(struct cli_smime_out *o)
-{
-	if (o->fd >= 0)
-		close(o->fd);
-	o->fd = -1;
-	if (o->tmp != NULL) {
-		unlink(o->tmp);
-		free(o->tmp);
-		o->tmp = NULL;
-	}
-}
-
-/*
- * Agent keys.  Their private operations are EVP calls on keys of the
- * p11agent OpenSSL provider (client/provider), loaded into a library
- * context of their own: the rest of the S/MIME code works with software
- * keys in the default context and never meets the provider's key
- * management.  The context is made when the first key is used and freed
- * with the last key; each key is loaded on its first use, because decrypt
- * offers every key but needs only the one the message names, and encrypt
- * without --sign needs only the certificate.
- */
-
 static struct {
 	OSSL_LIB_CTX *lib; /* "p11agent" and "default" loaded, or NULL */
 	size_t nkeys;      /* agent keys alive */
@@ -389,43 +216,6 @@ cli_smime_fail(struct p11agent_conn *conn, int err, const char *what)
 	return cli_fail_conn(conn, err, "%s", what);
 }
 
-bool
-cli_smime_from_addr(int fd, char *buf, size_t len)
-{
-	struct smime_hdrs h;
-	struct smime_rd rd;
-	off_t pos;
-	bool ok = false;
-
-	buf[0] = '\0';
-	if ((pos = lseek(fd, 0, SEEK_CUR)) < 0)
-		return false;
-	smime_hdrs_init(&h);
-	if (smime_rd_init_fd(&rd, fd) == 0 && smime_hdrs_read(&h, &rd) == 0)
-		ok = smime_addr_first(smime_hdrs_value(&h, "From"), buf, len);
-	smime_hdrs_cleanup(&h);
-	smime_rd_cleanup(&rd);
-	if (lseek(fd, pos, SEEK_SET) != pos)
-		return false;
-	return ok;
-}
-
-/*
- * The agent lists each certificate's addresses; parsing a certificate
- * (slow in OpenSSL 3) is only the fallback for addresses it did not list.
- */
-static bool
-key_lists_email(const struct p11agent_key *k, const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < k->nemails; i++) {
-		if (smime_strcasecmp(k->emails[i], addr) == 0)
-			return true;
-	}
-	return false;
-}
-
 static bool
 key_cert_has_email(const struct p11agent_key *k, const char *addr)
 {
@@ -441,114 +231,11 @@ key_cert_has_email(const struct p11agent_key *k, const char *addr)
 	return found;
 }
 
-/* Percent-decodes src into dst (cap bytes). */
-static void
-pct_decode(char *dst, size_t cap, const char *src, size_t n)
-{
-	size_t i, o = 0;
-	unsigned v;
-
-	for (i = 0; i < n && o + 1 < cap; i++) {
-		if (src[i] == '%' && i + 2 < n &&
-		    sscanf(src + i + 1, "%2x", &v) == 1) {
-			dst[o++] = (char)v;
-			i += 2;
-		} else {
-			dst[o++] = src[i];
-		}
-	}
-	dst[o] = '\0';
-}
-
-/* The value of attribute name in a pkcs11: URI's path, decoded. */
-static bool
-uri_attr(const char *uri, const char *name, char *val, size_t cap)
-{
-	const char *p = uri + 7, *end, *eq;
-	size_t nl = strlen(name);
-
-	if (strncmp(uri, "pkcs11:", 7) != 0)
-		return false;
-	while (*p != '\0' && *p != '?') {
-		end = p + strcspn(p, ";?");
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq != NULL && (size_t)(eq - p) == nl &&
-		    strncmp(p, name, nl) == 0) {
-			pct_decode(val, cap, eq + 1, (size_t)(end - eq - 1));
-			return true;
-		}
-		p = *end == ';' ? end + 1 : end;
-	}
-	return false;
-}
-
-/*
- * Does the key's URI have every path attribute of uri with the same
- * value (RFC 7512 matching)?
- */
-static bool
-uri_matches(const char *keyuri, const char *uri)
-{
-	static const char *const names[] = {
-	    "token",  "manufacturer", "serial", "model",
-	    "object", "id",           "type",   "library-manufacturer",
-	};
-	char a[512], b[512];
-	size_t i;
-	bool any = false;
-
-	if (strcmp(keyuri, uri) == 0)
-		return true;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!uri_attr(uri, names[i], a, sizeof(a)))
-			continue;
-		any = true;
-		if (!uri_attr(keyuri, names[i], b, sizeof(b)) ||
-		    strcmp(a, b) != 0)
-			return false;
-	}
-	return any;
-}
-
-static const struct p11agent_key *
-find_key(const struct p11agent_list *list, const char *addr, const char *uri,
-         bool parse_certs)
-{
-	size_t i;
-
-	for (i = 0; i < list->nkeys; i++) {
-		const struct p11agent_key *k = &list->keys[i];
-
-		if (k->cert_der == NULL)
-			continue;
-		if (uri != NULL   ? uri_matches(k->uri, uri)
-		    : parse_certs ? key_cert_has_email(k, addr)
-		                  : key_lists_email(k, addr))
-			return k;
-	}
-	return NULL;
-}
-
 int
 cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
                    const char *uri, const struct p11agent_key **out)
 {
-	char safe[512];
-
-	if ((*out = find_key(list, addr, uri, false)) != NULL ||
-	    (uri == NULL && (*out = find_key(list, addr, NULL, true)) != NULL))
-		return 0;
-	if (uri != NULL)
-		fprintf(stderr,
-		        "p11: no agent key with a certificate has the URI "
-		        "%s\n",
-		        cli_safe(safe, sizeof(safe), uri));
-	else
-		fprintf(stderr,
-		        "p11: no agent key has a certificate for %s (see p11 "
-		        "keys)\n",
-		        cli_safe(safe, sizeof(safe), addr));
-	return P11_EXIT_KEY_NOT_FOUND;
+	return cli_smime_pick_key_by(list, addr, uri, key_cert_has_email, out);
 }
 
 int
@@ -576,21 +263,6 @@ cli_smime_add_chain(struct smime_store *store, struct smime_key *key)
 		cur = ca;
 	}
 	sk_X509_pop_free(all, X509_free);
-	return 0;
-}
-
-int
-cli_smime_store_open(struct smime_store **out)
-{
-	int r;
-
-	if ((r = smime_store_open(NULL, out)) != 0) {
-		fprintf(stderr,
-		        "p11: cannot open the certificate store (set "
-		        "XDG_DATA_HOME or HOME): %s\n",
-		        p11agent_strerror(r));
-		return P11_EXIT_ERROR;
-	}
 	return 0;
 }
 
@@ -655,32 +327,6 @@ cli_smime_json_signer(FILE *f, const struct smime_signer_info *si)
 	fputc('}', f);
 }
 
-int
-cli_smime_digest_nid(const char *name)
-{
-	if (smime_strcasecmp(name, "sha256") == 0 ||
-	    smime_strcasecmp(name, "sha-256") == 0)
-		return NID_sha256;
-	if (smime_strcasecmp(name, "sha384") == 0 ||
-	    smime_strcasecmp(name, "sha-384") == 0)
-		return NID_sha384;
-	if (smime_strcasecmp(name, "sha512") == 0 ||
-	    smime_strcasecmp(name, "sha-512") == 0)
-		return NID_sha512;
-	return 0;
-}
-
-int
-cli_smime_input_arg(struct cli *cli, int argc, char **argv, const char **in)
-{
-	if (optind + 1 < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'",
-		                       argv[optind + 1]);
-	if (optind < argc)
-		*in = argv[optind];
-	return -1;
-}
-
 bool
 cli_smime_verify_option(int c, const char *arg, struct smime_verify_opts *vo,
                         bool *json)
@@ -717,14 +363,6 @@ cli_smime_verify_begin(struct cli *cli, int argc, char **argv,
 	if ((r = cli_smime_open_in(in, fd)) != 0)
 		return r;
 	return -1;
-}
-
-int
-cli_smime_default_md(const struct p11agent_key *k)
-{
-	if (k->key_type != P11AGENT_KEY_EC || k->bits <= 256)
-		return NID_sha256;
-	return k->bits > 384 ? NID_sha512 : NID_sha384;
 }
 
 int

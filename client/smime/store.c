@@ -20,83 +20,7 @@
 #include "proto/err.h"
 #include "smime.h"
 #include "store.h"
-
-struct smime_store {
-	char *dir;
-};
-
-static int
-mkdirs(const char *path)
-{
-	char buf[4096], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return P11A_E_ARGS;
-	strcpy(buf, path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return P11A_E_IO;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return P11A_E_IO;
-	return 0;
-}
-
-int
-smime_store_open(const char *dir, struct smime_store **out)
-{
-	struct smime_store *s;
-	const char *x, *home;
-	char buf[4096];
-	int r;
-
-	*out = NULL;
-	if (dir == NULL) {
-		x = getenv("XDG_DATA_HOME");
-		if (x != NULL && x[0] == '/') {
-			if ((size_t)snprintf(buf, sizeof(buf),
-			                     "%s/p11agent/certs",
-			                     x) >= sizeof(buf))
-				return P11A_E_ARGS;
-		} else {
-			if ((home = getenv("HOME")) == NULL || home[0] != '/')
-				return P11A_E_ARGS;
-			if ((size_t)snprintf(buf, sizeof(buf),
-			                     "%s/.local/share/p11agent/certs",
-			                     home) >= sizeof(buf))
-				return P11A_E_ARGS;
-		}
-		dir = buf;
-	}
-	if ((r = mkdirs(dir)) != 0)
-		return r;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->dir = strdup(dir)) == NULL) {
-		free(s);
-		return P11A_E_NOMEM;
-	}
-	*out = s;
-	return 0;
-}
-
-void
-smime_store_free(struct smime_store *s)
-{
-	if (s == NULL)
-		return;
-	free(s->dir);
-	free(s);
-}
-
-const char *
-smime_store_dir(const struct smime_store *s)
-{
-	return s->dir;
-}
+#include "store_dir.h"
 
 /* Writes len bytes to dir/name through a temporary file and rename(). */
 static int
@@ -176,36 +100,6 @@ read_pem(const char *path)
 	return x;
 }
 
-struct meta {
-	unsigned caps;
-	time_t seen;
-	char source[16];
-};
-
-static void
-read_meta(const char *dir, const char *fp, struct meta *m)
-{
-	char path[4096], line[1024];
-	FILE *f;
-
-	memset(m, 0, sizeof(*m));
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.meta", dir, fp) >=
-	        sizeof(path) ||
-	    (f = fopen(path, "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "capsbits=", 9) == 0)
-			m->caps = (unsigned)strtoul(line + 9, NULL, 16);
-		else if (strncmp(line, "seen=", 5) == 0)
-			m->seen = (time_t)strtoll(line + 5, NULL, 10);
-		else if (strncmp(line, "source=", 7) == 0)
-			snprintf(m->source, sizeof(m->source), "%.15s",
-			         line + 7);
-	}
-	fclose(f);
-}
-
 void
 smime_caps_format(unsigned caps, char *buf, size_t len)
 {
@@ -237,7 +131,8 @@ smime_caps_format(unsigned caps, char *buf, size_t len)
 
 static bool
 entry_current(const struct smime_store *s, const char *fp,
-              const struct meta *old, unsigned caps, const char *source)
+              const struct smime_store_meta *old, unsigned caps,
+              const char *source)
 {
 	char path[4096];
 	time_t now = time(NULL);
@@ -246,8 +141,8 @@ entry_current(const struct smime_store *s, const char *fp,
 	    strcmp(old->source, source) != 0 || old->seen > now ||
 	    now - old->seen >= STORE_SEEN_REFRESH_S)
 		return false;
-	return (size_t)snprintf(path, sizeof(path), "%s/%s.pem", s->dir, fp) <
-	           sizeof(path) &&
+	return (size_t)snprintf(path, sizeof(path), "%s/%s.pem",
+	                        smime_store_dir(s), fp) < sizeof(path) &&
 	       access(path, R_OK) == 0;
 }
 
@@ -257,14 +152,14 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 {
 	STACK_OF(OPENSSL_STRING) *emails = NULL;
 	char fp[65], name[80], meta[2048], capsbuf[128];
-	struct meta old;
+	struct smime_store_meta old;
 	char *pem = NULL;
 	size_t pemlen, o;
 	int i, r;
 
 	if ((r = smime_cert_fingerprint(cert, fp)) != 0)
 		return r;
-	read_meta(s->dir, fp, &old);
+	smime_store_read_meta(smime_store_dir(s), fp, &old);
 	if ((caps & SMIME_CAP_KNOWN) == 0)
 		caps = old.caps;
 	if (old.source[0] != '\0' && strcmp(source, "added") == 0)
@@ -274,7 +169,7 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 	if ((r = cert_pem(cert, &pem, &pemlen)) != 0)
 		return r;
 	snprintf(name, sizeof(name), "%s.pem", fp);
-	if ((r = write_atomic(s->dir, name, pem, pemlen)) != 0)
+	if ((r = write_atomic(smime_store_dir(s), name, pem, pemlen)) != 0)
 		goto out;
 	smime_caps_format(caps, capsbuf, sizeof(capsbuf));
 	o = (size_t)snprintf(meta, sizeof(meta),
@@ -290,24 +185,11 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 		o = sizeof(meta) - 2;
 	meta[o++] = '\n';
 	snprintf(name, sizeof(name), "%s.meta", fp);
-	r = write_atomic(s->dir, name, meta, o);
+	r = write_atomic(smime_store_dir(s), name, meta, o);
 out:
 	X509_email_free(emails);
 	free(pem);
 	return r;
-}
-
-static bool
-is_fp(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return true;
 }
 
 int
@@ -324,13 +206,14 @@ smime_store_remove(struct smime_store *s, const char *fingerprint)
 		fp[o++] = (char)tolower((unsigned char)fingerprint[i]);
 	}
 	fp[o] = '\0';
-	if (o != 64 || fingerprint[i] != '\0' || !is_fp(fp))
+	if (o != 64 || fingerprint[i] != '\0' || !smime_store_is_fp(fp))
 		return P11A_E_ARGS;
-	snprintf(path, sizeof(path), "%s/%s.pem", s->dir, fp);
+	snprintf(path, sizeof(path), "%s/%s.pem", smime_store_dir(s), fp);
 	any |= unlink(path) == 0;
-	snprintf(path, sizeof(path), "%s/%s.meta", s->dir, fp);
+	snprintf(path, sizeof(path), "%s/%s.meta", smime_store_dir(s), fp);
 	any |= unlink(path) == 0;
-	snprintf(path, sizeof(path), "%s/trusted/%s.pem", s->dir, fp);
+	snprintf(path, sizeof(path), "%s/trusted/%s.pem", smime_store_dir(s),
+	         fp);
 	any |= unlink(path) == 0;
 	return any ? 0 : P11A_E_KEY_NOT_FOUND;
 }
@@ -343,10 +226,10 @@ smime_store_trust(struct smime_store *s, X509 *ca)
 	size_t len;
 	int r;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/trusted", s->dir) >=
-	    sizeof(dir))
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/trusted",
+	                     smime_store_dir(s)) >= sizeof(dir))
 		return P11A_E_ARGS;
-	if ((r = mkdirs(dir)) != 0 ||
+	if ((r = smime_store_mkdirs(dir)) != 0 ||
 	    (r = smime_cert_fingerprint(ca, fp)) != 0 ||
 	    (r = cert_pem(ca, &pem, &len)) != 0)
 		return r;
@@ -369,41 +252,33 @@ each_pem(const char *dir, int (*fn)(void *ctx, const char *fp, X509 *x),
 	return each_pem_if(dir, NULL, fn, ctx);
 }
 
+struct each_pem_ctx {
+	int (*fn)(void *ctx, const char *fp, X509 *x);
+	void *ctx;
+};
+
+static int
+each_pem_one(void *vctx, const char *fp, const char *path)
+{
+	struct each_pem_ctx *c = vctx;
+	X509 *x;
+	int r;
+
+	if ((x = read_pem(path)) == NULL)
+		return 0; /* not a certificate: skipped, as always */
+	r = c->fn(c->ctx, fp, x);
+	X509_free(x);
+	return r;
+}
+
 /* Like each_pem(), for the files want (if not NULL) accepts by name. */
 static int
 each_pem_if(const char *dir, bool (*want)(const char *dir, const char *fp),
             int (*fn)(void *ctx, const char *fp, X509 *x), void *ctx)
 {
-	char path[4096];
-	struct dirent *de;
-	size_t n;
-	DIR *d;
-	X509 *x;
-	int r = 0;
+	struct each_pem_ctx c = {fn, ctx};
 
-	if ((d = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : P11A_E_IO;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n != 68 || strcmp(de->d_name + 64, ".pem") != 0 ||
-		    !is_fp(de->d_name))
-			continue;
-		de->d_name[64] = '\0';
-		if (want != NULL && !want(dir, de->d_name))
-			continue;
-		de->d_name[64] = '.';
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		                     de->d_name) >= sizeof(path) ||
-		    (x = read_pem(path)) == NULL)
-			continue;
-		de->d_name[64] = '\0';
-		r = fn(ctx, de->d_name, x);
-		X509_free(x);
-		if (r != 0)
-			break;
-	}
-	closedir(d);
-	return r;
+	return smime_store_each_file(dir, want, each_pem_one, &c);
 }
 
 struct list_ctx {
@@ -418,7 +293,7 @@ list_one(void *vctx, const char *fp, X509 *x)
 {
 	struct list_ctx *c = vctx;
 	struct smime_store_entry *nv, *e;
-	struct meta m;
+	struct smime_store_meta m;
 
 	if (c->n == c->cap) {
 		c->cap = c->cap == 0 ? 16 : c->cap * 2;
@@ -434,7 +309,7 @@ list_one(void *vctx, const char *fp, X509 *x)
 	e->cert = x;
 	e->trusted = c->trusted;
 	if (!c->trusted) {
-		read_meta(c->s->dir, fp, &m);
+		smime_store_read_meta(smime_store_dir(c->s), fp, &m);
 		e->caps = m.caps;
 		e->seen = m.seen;
 		snprintf(e->source, sizeof(e->source), "%s", m.source);
@@ -457,10 +332,10 @@ smime_store_list(struct smime_store *s, struct smime_store_entry **out,
 	*n = 0;
 	memset(&c, 0, sizeof(c));
 	c.s = s;
-	if ((r = each_pem(s->dir, list_one, &c)) != 0)
+	if ((r = each_pem(smime_store_dir(s), list_one, &c)) != 0)
 		goto fail;
 	c.trusted = true;
-	snprintf(dir, sizeof(dir), "%s/trusted", s->dir);
+	snprintf(dir, sizeof(dir), "%s/trusted", smime_store_dir(s));
 	if ((r = each_pem(dir, list_one, &c)) != 0)
 		goto fail;
 	*out = c.v;
@@ -519,12 +394,12 @@ smime_store_find(struct smime_store *s, const char *addr, X509 **cert,
 unsigned
 smime_store_caps(struct smime_store *s, X509 *cert)
 {
-	struct meta m;
+	struct smime_store_meta m;
 	char fp[65];
 
 	if (smime_cert_fingerprint(cert, fp) != 0)
 		return 0;
-	read_meta(s->dir, fp, &m);
+	smime_store_read_meta(smime_store_dir(s), fp, &m);
 	return m.caps;
 }
 
@@ -540,7 +415,7 @@ smime_store_load_trust(struct smime_store *s, X509_STORE *xs)
 {
 	char dir[4096];
 
-	snprintf(dir, sizeof(dir), "%s/trusted", s->dir);
+	snprintf(dir, sizeof(dir), "%s/trusted", smime_store_dir(s));
 	return each_pem(dir, add_to_store, xs);
 }
 
@@ -560,23 +435,14 @@ add_to_stack(void *ctx, const char *fp, X509 *x)
 int
 smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
-	return each_pem(s->dir, add_to_stack, sk);
-}
-
-/* Kept from a chain or added by hand: a possible intermediate. */
-static bool
-is_chain_candidate(const char *dir, const char *fp)
-{
-	struct meta m;
-
-	read_meta(dir, fp, &m);
-	return strcmp(m.source, "verified") != 0;
+	return each_pem(smime_store_dir(s), add_to_stack, sk);
 }
 
 int
 smime_store_load_chain_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
-	return each_pem_if(s->dir, is_chain_candidate, add_to_stack, sk);
+	return each_pem_if(smime_store_dir(s), smime_store_is_chain_candidate,
+	                   add_to_stack, sk);
 }
 
 int
@@ -589,7 +455,7 @@ smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) * sk)
 	FILE *f;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/crls", s->dir);
+	snprintf(dir, sizeof(dir), "%s/crls", smime_store_dir(s));
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {

@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-struct smime_store;
+#include "store_dir.h"
 
 /* Content-encryption capabilities, as bits. */
 enum smime_cap {
@@ -31,14 +31,6 @@ enum smime_cap {
 	SMIME_CAP_AES256_CBC = 1u << 3,
 	SMIME_CAP_KNOWN = 1u << 31, /* capabilities were announced */
 };
-
-/*
- * Opens (creating it when missing) the store in dir, or the default
- * folder when dir is NULL.  Returns 0 or a negative code.
- */
-int smime_store_open(const char *dir, struct smime_store **out);
-void smime_store_free(struct smime_store *s);
-const char *smime_store_dir(const struct smime_store *s);
 
 /*
  * Adds or updates a certificate.  caps (SMIME_CAP_* bits, 0 when the
