@@ -13,6 +13,7 @@
 
 #include "p11agent.h"
 #include "cli.h"
+#include "key.h"
 #include "smime.h"
 #include "smime_base.h"
 #include "store.h"

@@ -93,6 +93,7 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 	};
 	struct smime_encrypt_opts eo;
 	struct smime_sign_opts so;
+	struct smime_key_signer ks;
 	struct p11agent_conn *conn = NULL;
 	struct p11agent_list *list = NULL;
 	const struct p11agent_key *k;
@@ -109,6 +110,7 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 
 	memset(&eo, 0, sizeof(eo));
 	memset(&so, 0, sizeof(so));
+	memset(&ks, 0, sizeof(ks));
 	memset(&out, 0, sizeof(out));
 	out.fd = -1;
 	while ((c = getopt_long(argc, argv, ":o:r:", longs, NULL)) != -1) {
@@ -232,7 +234,11 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 	}
 	if (sign) {
 		cli_smime_add_chain(store, self);
-		so.key = self;
+		if ((r = smime_key_signer_init(&ks, self)) != 0) {
+			r = cli_smime_op_fail(conn, r, "encrypt");
+			goto out;
+		}
+		so.signer = &ks.signer;
 		so.md_nid = cli_smime_default_md(k);
 		eo.sign = &so;
 	}
@@ -245,6 +251,7 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 	r = cli_smime_out_commit(&out);
 out:
 	cli_smime_out_abort(&out);
+	smime_key_signer_cleanup(&ks);
 	sk_X509_pop_free(eo.recipients, X509_free);
 	smime_key_free(self);
 	smime_store_free(store);

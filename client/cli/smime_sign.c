@@ -36,6 +36,8 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct smime_sign_opts so;
+	struct smime_key_signer ks;
+	struct smime_key *key = NULL;
 	struct p11agent_conn *conn = NULL;
 	struct p11agent_list *list = NULL;
 	const struct p11agent_key *k;
@@ -46,6 +48,7 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	int c, r, fd = -1;
 
 	memset(&so, 0, sizeof(so));
+	memset(&ks, 0, sizeof(ks));
 	memset(&out, 0, sizeof(out));
 	out.fd = -1;
 	while ((c = getopt_long(argc, argv, ":o:", longs, NULL)) != -1) {
@@ -106,12 +109,17 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 		r = cli_usage_error(cli, "--pss needs an RSA key");
 		goto out;
 	}
-	if ((so.key = cli_smime_load_key(conn, k)) == NULL) {
+	if ((key = cli_smime_load_key(conn, k)) == NULL) {
 		r = P11_EXIT_ERROR;
 		goto out;
 	}
 	if (cli_smime_store_open(&store) == 0)
-		cli_smime_add_chain(store, so.key);
+		cli_smime_add_chain(store, key);
+	if ((r = smime_key_signer_init(&ks, key)) != 0) {
+		r = cli_smime_op_fail(conn, r, "sign");
+		goto out;
+	}
+	so.signer = &ks.signer;
 	if (so.md_nid == 0)
 		so.md_nid = cli_smime_default_md(k);
 	if ((r = cli_smime_out_open(&out, outpath)) != 0)
@@ -123,7 +131,8 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	r = cli_smime_out_commit(&out);
 out:
 	cli_smime_out_abort(&out);
-	smime_key_free(so.key);
+	smime_key_signer_cleanup(&ks);
+	smime_key_free(key);
 	smime_store_free(store);
 	p11agent_list_free(list);
 	p11agent_close(conn);

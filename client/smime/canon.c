@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 
 #include "proto/err.h"
 #include "canon.h"
@@ -148,14 +148,15 @@ emit_qp(struct canon *c, const char *p, size_t n, bool hard)
 static int
 b64_flush(struct canon *c, bool all)
 {
-	char out[80];
-	int len;
+	char out[BASE64_ENCODE_RAW_LENGTH(sizeof(c->b64))];
+	size_t len;
 
 	if (c->b64len == 0 || (!all && c->b64len < sizeof(c->b64)))
 		return 0;
-	len = EVP_EncodeBlock((unsigned char *)out, c->b64, (int)c->b64len);
+	len = BASE64_ENCODE_RAW_LENGTH(c->b64len);
+	base64_encode_raw(out, c->b64len, c->b64);
 	c->b64len = 0;
-	return smime_emit(c->lo, out, (size_t)len, true);
+	return smime_emit(c->lo, out, len, true);
 }
 
 static int
@@ -371,7 +372,7 @@ smime_canon_entity(struct smime_rd *rd, struct smime_hdrs *hdrs,
 		goto out;
 	r = entity(c, hdrs);
 out:
-	OPENSSL_cleanse(c, sizeof(*c));
+	smime_wipe(c, sizeof(*c));
 	free(c);
 	return r;
 }

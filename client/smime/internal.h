@@ -15,15 +15,16 @@
 #include "smime.h"
 
 /*
- * Builds a detached ContentInfo/SignedData over content whose digest
- * under md_nid is dg: signer certificate and chain of key, the signed
- * attributes of RFC 8551 (contentType, signingTime, messageDigest,
- * SMIMECapabilities, signing-certificate-v2), signed by key and checked
- * against the certificate.  *der is freed with OPENSSL_free().
+ * Builds a detached ContentInfo/SignedData (DER, by hand: sign.c needs
+ * no libcrypto) over content whose digest under md_nid is dg: the
+ * signer's certificate and chain, the signed attributes of RFC 8551
+ * (contentType, signingTime, messageDigest, SMIMECapabilities,
+ * signing-certificate-v2), signed by the signer's callback.  *der is
+ * freed with free().  Returns 0 or a negative code (see smime_sign()).
  */
-int smime_build_signed_data(struct smime_key *key, int md_nid, bool pss,
-                            const uint8_t *dg, unsigned dglen, uint8_t **der,
-                            size_t *derlen);
+int smime_build_signed_data(const struct smime_signer *signer, int md_nid,
+                            bool pss, const uint8_t *dg, size_t dglen,
+                            uint8_t **der, size_t *derlen);
 
 /* Copies the outer fields to outer and the Content-* ones to entity. */
 int smime_split_hdrs(const struct smime_hdrs *all, struct smime_hdrs *outer,

@@ -1,17 +1,28 @@
 /*
- * Readers and sinks of client/smime (io.h).
+ * Readers and sinks of client/smime (io.h).  No libcrypto here: this file
+ * is part of the signing library (base64 comes from Nettle).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* explicit_bzero() */
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 
 #include "proto/err.h"
 #include "io.h"
+
+void
+smime_wipe(void *p, size_t n)
+{
+	if (p != NULL && n > 0)
+		explicit_bzero(p, n);
+}
 
 /* Readers. */
 
@@ -103,8 +114,7 @@ note_touched(size_t *touched, size_t end)
 static void
 wipe_free(uint8_t **buf, size_t touched)
 {
-	if (*buf != NULL)
-		OPENSSL_cleanse(*buf, touched);
+	smime_wipe(*buf, touched);
 	free(*buf);
 	*buf = NULL;
 }
@@ -356,6 +366,25 @@ smime_fdsink_cleanup(struct smime_fdsink *s)
 
 /* Memory. */
 
+/*
+ * realloc() that leaves no copy of the old contents behind: a new block,
+ * the bytes copied over, the old block wiped and freed.
+ */
+static uint8_t *
+clear_realloc(uint8_t *old, size_t oldlen, size_t len)
+{
+	uint8_t *p;
+
+	if ((p = malloc(len)) == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(p, old, oldlen < len ? oldlen : len);
+		smime_wipe(old, oldlen);
+		free(old);
+	}
+	return p;
+}
+
 static int
 memsink_write(struct smime_sink *base, const void *p, size_t n)
 {
@@ -369,7 +398,7 @@ memsink_write(struct smime_sink *base, const void *p, size_t n)
 		ncap = s->cap < 4096 ? 4096 : s->cap;
 		while (ncap - s->len < n)
 			ncap = ncap > s->max / 2 ? s->max : ncap * 2;
-		if ((nb = OPENSSL_clear_realloc(s->buf, s->cap, ncap)) == NULL)
+		if ((nb = clear_realloc(s->buf, s->cap, ncap)) == NULL)
 			return P11A_E_NOMEM;
 		s->buf = nb;
 		s->cap = ncap;
@@ -392,8 +421,7 @@ smime_memsink_cleanup(struct smime_memsink *s)
 {
 	if (s == NULL)
 		return;
-	OPENSSL_clear_free(s->buf, s->cap);
-	s->buf = NULL;
+	wipe_free(&s->buf, s->cap);
 	s->len = s->cap = 0;
 }
 
@@ -402,11 +430,11 @@ smime_memsink_cleanup(struct smime_memsink *s)
 static int
 b64sink_line(struct smime_b64sink *s, const uint8_t *p, size_t n)
 {
-	char out[80];
-	int len;
+	char out[BASE64_ENCODE_RAW_LENGTH(sizeof(s->in))];
+	size_t len = BASE64_ENCODE_RAW_LENGTH(n);
 
-	len = EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	if (smime_put(s->next, out, (size_t)len) != 0 ||
+	base64_encode_raw(out, n, p);
+	if (smime_put(s->next, out, len) != 0 ||
 	    smime_puts(s->next, s->eol) != 0)
 		return s->next->err;
 	return 0;
@@ -546,10 +574,8 @@ hashsink_flush(struct smime_sink *base)
 	struct smime_hashsink *s = (struct smime_hashsink *)base;
 	int i;
 
-	for (i = 0; i < s->nmd; i++) {
-		if (EVP_DigestUpdate(s->md[i], s->buf, s->len) != 1)
-			return P11A_E_INTERNAL;
-	}
+	for (i = 0; i < s->nmd; i++)
+		smime_digest_update(&s->md[i], s->buf, s->len);
 	s->len = 0;
 	return 0;
 }
@@ -564,10 +590,8 @@ hashsink_write(struct smime_sink *base, const void *p, size_t n)
 		if ((r = hashsink_flush(base)) != 0)
 			return r;
 		if (n >= HASH_BUF) {
-			for (i = 0; i < s->nmd; i++) {
-				if (EVP_DigestUpdate(s->md[i], p, n) != 1)
-					return P11A_E_INTERNAL;
-			}
+			for (i = 0; i < s->nmd; i++)
+				smime_digest_update(&s->md[i], p, n);
 			return 0;
 		}
 	}
@@ -589,19 +613,33 @@ smime_hashsink_init(struct smime_hashsink *s)
 }
 
 int
-smime_hashsink_add(struct smime_hashsink *s, const EVP_MD *md)
+smime_hashsink_add(struct smime_hashsink *s, int md_nid)
 {
-	EVP_MD_CTX *c;
+	int r;
 
 	if (s->nmd == SMIME_MAX_MDS)
 		return P11A_E_ARGS;
-	if ((c = EVP_MD_CTX_new()) == NULL)
-		return P11A_E_NOMEM;
-	if (EVP_DigestInit_ex(c, md, NULL) != 1) {
-		EVP_MD_CTX_free(c);
-		return P11A_E_INTERNAL;
-	}
-	s->md[s->nmd++] = c;
+	if ((r = smime_digest_init(&s->md[s->nmd], md_nid)) != 0)
+		return r;
+	s->nmd++;
+	return 0;
+}
+
+int
+smime_hashsink_final(struct smime_hashsink *s, int i, uint8_t *out,
+                     unsigned *len)
+{
+	size_t n;
+	int r;
+
+	*len = 0;
+	if (i < 0 || i >= s->nmd)
+		return P11A_E_ARGS;
+	if ((r = smime_finish(&s->base)) != 0)
+		return r;
+	if ((r = smime_digest_final(&s->md[i], out, &n)) != 0)
+		return r;
+	*len = (unsigned)n;
 	return 0;
 }
 
@@ -613,7 +651,7 @@ smime_hashsink_cleanup(struct smime_hashsink *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < s->nmd; i++)
-		EVP_MD_CTX_free(s->md[i]);
+		smime_digest_cleanup(&s->md[i]);
 	s->nmd = 0;
 	wipe_free(&s->buf, s->touched);
 }

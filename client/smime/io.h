@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/evp.h>
+#include "digest.h"
 
 #define SMIME_RD_BUF (64 * 1024)
 
@@ -142,14 +142,29 @@ void smime_bersink_cleanup(struct smime_bersink *s);
 #define SMIME_MAX_MDS 4
 struct smime_hashsink {
 	struct smime_sink base;
-	EVP_MD_CTX *md[SMIME_MAX_MDS];
+	struct smime_digest md[SMIME_MAX_MDS];
 	int nmd;
 	uint8_t *buf;
 	size_t len;
 	size_t touched; /* bytes of buf ever written: what cleanup wipes */
 };
 int smime_hashsink_init(struct smime_hashsink *s);
-int smime_hashsink_add(struct smime_hashsink *s, const EVP_MD *md);
+
+/*
+ * Adds a digest made with md_nid (digest.h); the digests are numbered
+ * 0, 1... in the order they were added.  Returns 0, or P11A_E_ARGS for
+ * a fifth digest or one digest.h does not know.
+ */
+int smime_hashsink_add(struct smime_hashsink *s, int md_nid);
+
+/*
+ * Flushes the buffer and writes digest number i into out (room for
+ * SMIME_DIGEST_MAX bytes) and its size into *len.  Once per digest.
+ */
+int smime_hashsink_final(struct smime_hashsink *s, int i, uint8_t *out,
+                         unsigned *len);
+
+/* Frees the buffer and wipes it and the digest states. */
 void smime_hashsink_cleanup(struct smime_hashsink *s);
 
 /*
@@ -165,6 +180,13 @@ struct smime_b64dec {
 	bool done;
 };
 void smime_b64dec_init(struct smime_b64dec *d, struct smime_sink *next);
+
+/*
+ * Wipes n bytes at p with explicit_bzero(): the one wipe of the streams,
+ * the canonicalizer and the signing code, which run in the libcrypto-free
+ * `p11 sign` process (no OPENSSL_cleanse() there).  p may be NULL.
+ */
+void smime_wipe(void *p, size_t n);
 
 /* Opens an unlinked temporary file in dir (NULL: $TMPDIR or /tmp). */
 int smime_tmpfile(const char *dir, int *fd);

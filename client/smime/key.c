@@ -6,6 +6,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -254,4 +255,126 @@ smime_key_from_pkey(EVP_PKEY *pkey, X509 *cert)
 	if (X509_check_private_key(cert, pkey) != 1 || !EVP_PKEY_up_ref(pkey))
 		return NULL;
 	return smime_key_new(&pkey_ops, pkey, cert);
+}
+
+/* The struct smime_signer adaptor. */
+
+/*
+ * Checks a signature the key made against its certificate before anyone
+ * else sees it: OpenSSL 3.0's RSA reports success with a wrong value when
+ * an allocation of its blinding fails (found by test_smime_alloc).  This
+ * was CMS_SignerInfo_verify() in sign.c before the SignedData was built
+ * without libcrypto; keys behind the agent in the libcrypto-free `p11
+ * sign` have the token's word instead.
+ */
+static int
+check_sig(X509 *cert, int md_nid, bool pss, const uint8_t *dg, size_t dglen,
+          const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	const EVP_MD *md = EVP_get_digestbynid(md_nid);
+	EVP_PKEY_CTX *pc;
+	int r = P11A_E_SIGNATURE;
+
+	if (pub == NULL || md == NULL)
+		goto out;
+	if ((pc = EVP_PKEY_CTX_new(pub, NULL)) == NULL) {
+		r = P11A_E_NOMEM;
+		goto out;
+	}
+	if (EVP_PKEY_verify_init(pc) > 0 &&
+	    EVP_PKEY_CTX_set_signature_md(pc, md) > 0 &&
+	    (!pss ||
+	     (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
+	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) >
+	          0)) &&
+	    EVP_PKEY_verify(pc, sig, siglen, dg, dglen) == 1)
+		r = 0;
+	EVP_PKEY_CTX_free(pc);
+out:
+	ERR_clear_error();
+	return r;
+}
+
+static int
+signer_sign(void *ctx, int md_nid, bool pss, const uint8_t *dg, size_t dglen,
+            uint8_t *sig, size_t *siglen)
+{
+	struct smime_key *k = ctx;
+	int r;
+
+	if ((r = smime_key_sign(k, md_nid, pss, dg, dglen, sig, siglen)) != 0)
+		return r;
+	return check_sig(k->cert, md_nid, pss, dg, dglen, sig, *siglen);
+}
+
+/* The DER of a certificate, in memory of ours (not OpenSSL's). */
+static int
+cert_der(X509 *x, uint8_t **out, size_t *outlen)
+{
+	unsigned char *p = NULL;
+	int len;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((len = i2d_X509(x, &p)) <= 0)
+		return P11A_E_NOMEM;
+	if ((*out = malloc((size_t)len)) == NULL) {
+		OPENSSL_free(p);
+		return P11A_E_NOMEM;
+	}
+	memcpy(*out, p, (size_t)len);
+	OPENSSL_free(p);
+	*outlen = (size_t)len;
+	return 0;
+}
+
+int
+smime_key_signer_init(struct smime_key_signer *ks, struct smime_key *key)
+{
+	size_t i, n = (size_t)sk_X509_num(key->chain), len;
+	int r;
+
+	memset(ks, 0, sizeof(*ks));
+	if ((r = cert_der(key->cert, &ks->cert, &len)) != 0)
+		goto out;
+	ks->signer.cert_len = len;
+	if (n > 0 &&
+	    ((ks->chain = calloc(n, sizeof(*ks->chain))) == NULL ||
+	     (ks->chain_len = calloc(n, sizeof(*ks->chain_len))) == NULL)) {
+		r = P11A_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++, ks->nchain++) {
+		if ((r = cert_der(sk_X509_value(key->chain, (int)i),
+		                  &ks->chain[i], &ks->chain_len[i])) != 0)
+			goto out;
+	}
+	ks->key = key;
+	ks->signer.cert = ks->cert;
+	ks->signer.chain = (const uint8_t *const *)ks->chain;
+	ks->signer.chain_len = ks->chain_len;
+	ks->signer.nchain = ks->nchain;
+	ks->signer.sign = signer_sign;
+	ks->signer.ctx = key;
+	r = 0;
+out:
+	if (r != 0)
+		smime_key_signer_cleanup(ks);
+	return r;
+}
+
+void
+smime_key_signer_cleanup(struct smime_key_signer *ks)
+{
+	size_t i;
+
+	if (ks == NULL)
+		return;
+	for (i = 0; i < ks->nchain; i++)
+		free(ks->chain[i]);
+	free(ks->chain);
+	free(ks->chain_len);
+	free(ks->cert);
+	memset(ks, 0, sizeof(*ks));
 }

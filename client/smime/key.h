@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "smime.h"
+
 struct smime_key;
 
 struct smime_key_ops {
@@ -72,5 +74,30 @@ int smime_key_decrypt(struct smime_key *key, int oaep, int oaep_md_nid,
                       size_t *ptlen);
 int smime_key_derive(struct smime_key *key, const uint8_t *point, size_t plen,
                      uint8_t *z, size_t *zlen);
+
+/*
+ * A struct smime_key as the signer smime_sign() takes (smime.h): the
+ * certificate and chain in DER, owned here, and a callback that signs
+ * with smime_key_sign().  The key stays borrowed: it must outlive the
+ * signer.
+ */
+struct smime_key_signer {
+	struct smime_signer signer; /* give &ks.signer to smime_sign() */
+	struct smime_key *key;
+	uint8_t *cert;
+	uint8_t **chain;
+	size_t *chain_len;
+	size_t nchain;
+};
+
+/*
+ * Encodes key's certificate and chain for ks.  Returns 0 or a negative
+ * code (P11A_E_NOMEM); on failure ks needs no cleanup, though
+ * smime_key_signer_cleanup() is harmless.
+ */
+int smime_key_signer_init(struct smime_key_signer *ks, struct smime_key *key);
+
+/* Frees what smime_key_signer_init() made; the key is left alone. */
+void smime_key_signer_cleanup(struct smime_key_signer *ks);
 
 #endif

@@ -20,15 +20,50 @@
 
 #include <openssl/x509.h>
 
-#include "key.h"
 #include "mime.h"
 
+struct smime_key;
 struct smime_store;
 
 /* Signing. */
 
+/*
+ * Who signs: a certificate and a signing callback, all borrowed for the
+ * duration of smime_sign().  smime_sign() takes the issuer, serial
+ * number and key type from the certificate and builds the SignedData
+ * itself, so a signer needs no libcrypto.
+ */
+struct smime_signer {
+	const uint8_t *cert; /* the signer's certificate, DER */
+	size_t cert_len;
+	const uint8_t *const *chain; /* more certificates to include, DER */
+	const size_t *chain_len;
+	size_t nchain;
+	/*
+	 * Signs dg (dglen bytes, digest md_nid of the DER signed
+	 * attributes).  pss: RSASSA-PSS, MGF1 with md_nid, salt length =
+	 * digest length.  Writes the SignerInfo signature value into sig
+	 * (room *siglen on entry, bytes written on return): the RSA
+	 * signature, or for ECDSA the DER Ecdsa-Sig-Value.  Returns 0 or a
+	 * negative P11A_E_* code, which smime_sign() returns unchanged.
+	 */
+	int (*sign)(void *ctx, int md_nid, bool pss, const uint8_t *dg,
+	            size_t dglen, uint8_t *sig, size_t *siglen);
+	void *ctx;
+};
+
+/*
+ * Converts an ECDSA signature r||s (two halves of equal size, as
+ * PKCS #11 and the agent return it) into a DER Ecdsa-Sig-Value (RFC 5480
+ * SEQUENCE of two INTEGERs) at out; *outlen is the room on entry and the
+ * size written on return.  Returns 0, P11A_E_FORMAT when rslen is 0 or
+ * odd, or P11A_E_TOO_LARGE when out is too small.
+ */
+int smime_ecdsa_sig_der(const uint8_t *rs, size_t rslen, uint8_t *out,
+                        size_t *outlen);
+
 struct smime_sign_opts {
-	struct smime_key *key;
+	const struct smime_signer *signer;
 	int md_nid;  /* NID_sha256 (default when 0), NID_sha384, NID_sha512 */
 	bool pss;    /* RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys) */
 	bool opaque; /* application/pkcs7-mime signed-data, else
@@ -46,8 +81,11 @@ struct smime_sign_opts {
  * twice when a part needs a new transfer encoding) and writes the signed
  * message to out_fd (a regular file: it may be truncated and written
  * again).  The outer header fields are kept; the Content-* fields and the
- * body form the signed entity.  Returns 0 or a negative code (a key
- * failure comes back as the key's code).
+ * body form the signed entity.  Returns 0 or a negative code: a signer
+ * failure comes back as the signer's code; P11A_E_KEY_TYPE when the
+ * certificate's key is neither RSA nor EC, or for pss with an EC key;
+ * P11A_E_FORMAT when the certificate does not parse; P11A_E_SIGNATURE
+ * when the signer's output cannot be a signature of that key type.
  */
 int smime_sign(int in_fd, int out_fd, const struct smime_sign_opts *o);
 

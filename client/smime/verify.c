@@ -592,7 +592,7 @@ add_md(struct smime_hashsink *hs, struct smime_digests *dg, int nid)
 	if (dg->n == 4)
 		return 0;
 	dg->nid[dg->n++] = nid;
-	return smime_hashsink_add(hs, EVP_get_digestbynid(nid));
+	return smime_hashsink_add(hs, nid);
 }
 
 /* The digests micalg names, or every SHA when it names none we know. */
@@ -752,10 +752,9 @@ verify_multipart(struct smime_rd *rd, const char *b, const char *micalg,
 	    (content_fd >= 0 && (r = smime_finish(&cs.base)) != 0))
 		goto out;
 	for (i = 0; i < dg.n; i++) {
-		if (EVP_DigestFinal_ex(hs.md[i], dg.md[i], &dg.len[i]) != 1) {
-			r = P11A_E_INTERNAL;
+		if ((r = smime_hashsink_final(&hs, i, dg.md[i], &dg.len[i])) !=
+		    0)
 			goto out;
-		}
 	}
 	/* The signature part. */
 	if ((r = smime_hdrs_read(&ph, rd)) != 0) {
@@ -1064,7 +1063,8 @@ announce_digest(struct opaque *op, const uint8_t *p, size_t len)
 	}
 	nid = OBJ_obj2nid(obj);
 	ASN1_OBJECT_free(obj);
-	if (nid == NID_undef || nid == NID_md5 ||
+	/* Only digests digest.h computes (the SHA-2 and SHA-3 families). */
+	if (nid == NID_undef || nid == NID_md5 || smime_digest_size(nid) == 0 ||
 	    (nid == NID_sha1 && !op->o->allow_sha1) ||
 	    (md = EVP_get_digestbynid(nid)) == NULL ||
 	    (EVP_MD_get_flags(md) & EVP_MD_FLAG_XOF) != 0 ||
@@ -1239,12 +1239,10 @@ finish_digests(struct opaque *op)
 {
 	int i, r;
 
-	if ((r = smime_finish(&op->hs.base)) != 0)
-		return r;
 	for (i = 0; i < op->dg.n; i++) {
-		if (EVP_DigestFinal_ex(op->hs.md[i], op->dg.md[i],
-		                       &op->dg.len[i]) != 1)
-			return P11A_E_INTERNAL;
+		if ((r = smime_hashsink_final(&op->hs, i, op->dg.md[i],
+		                              &op->dg.len[i])) != 0)
+			return r;
 	}
 	return 0;
 }

@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include <openssl/cms.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -29,6 +31,7 @@
 #include "canon.h"
 #include "der.h"
 #include "io.h"
+#include "key.h"
 #include "mime.h"
 #include "smime.h"
 #include "store.h"
@@ -71,7 +74,10 @@ fd_text(int fd, size_t *len)
 	return p;
 }
 
-/* A self-signed S/MIME certificate for addr (EC P-256 or RSA-2048). */
+/*
+ * A self-signed S/MIME certificate for addr: rsa 0 for EC P-256, 1 for
+ * RSA-2048, 2 for EC P-384.
+ */
 static X509 *
 make_cert(EVP_PKEY **key, const char *addr, int rsa)
 {
@@ -81,7 +87,9 @@ make_cert(EVP_PKEY **key, const char *addr, int rsa)
 	X509_EXTENSION *ext;
 	char san[300];
 
-	*key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+	*key = rsa == 1 ? EVP_RSA_gen(2048)
+	                : EVP_EC_gen(rsa == 2 ? "P-384" : "P-256");
+	rsa = rsa == 1;
 	assert_non_null(*key);
 	assert_non_null(x);
 	X509_set_version(x, 2);
@@ -389,6 +397,7 @@ struct rt {
 	EVP_PKEY *pkey;
 	X509 *cert;
 	struct smime_key *key;
+	struct smime_key_signer ks; /* key as smime_sign() takes it */
 	char *ca;
 	struct smime_verify_opts vo;
 };
@@ -400,6 +409,7 @@ rt_init(struct rt *t, int rsa)
 	t->cert = make_cert(&t->pkey, "alice@example.org", rsa);
 	t->key = smime_key_from_pkey(t->pkey, t->cert);
 	assert_non_null(t->key);
+	assert_int_equal(smime_key_signer_init(&t->ks, t->key), 0);
 	t->ca = write_pem(t->cert);
 	t->vo.ca_file = t->ca;
 	t->vo.no_system_trust = true;
@@ -408,6 +418,7 @@ rt_init(struct rt *t, int rsa)
 static void
 rt_cleanup(struct rt *t)
 {
+	smime_key_signer_cleanup(&t->ks);
 	smime_key_free(t->key);
 	X509_free(t->cert);
 	EVP_PKEY_free(t->pkey);
@@ -440,7 +451,7 @@ sign_verify(bool opaque, bool pss, int rsa, const char *msg)
 
 	rt_init(&t, rsa);
 	memset(&so, 0, sizeof(so));
-	so.key = t.key;
+	so.signer = &t.ks.signer;
 	so.opaque = opaque;
 	so.pss = pss;
 	in = mem_fd(msg, strlen(msg));
@@ -501,7 +512,7 @@ encrypt_decrypt(int rsa, bool oaep, enum smime_cipher cipher, bool sign)
 	sk_X509_push(eo.recipients, t.cert);
 	eo.cipher = cipher;
 	eo.oaep = oaep;
-	so.key = t.key;
+	so.signer = &t.ks.signer;
 	if (sign)
 		eo.sign = &so;
 	in = mem_fd(msg_7bit, strlen(msg_7bit));
@@ -892,7 +903,7 @@ test_opaque_large(void **state)
 		msg[n + i] = content[i] == '\r' ? ' ' : (char)content[i];
 	in = mem_fd(msg, n + len);
 	memset(&so, 0, sizeof(so));
-	so.key = t.key;
+	so.signer = &t.ks.signer;
 	so.opaque = true;
 	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
 	assert_int_equal(smime_sign(in, fd, &so), 0);
@@ -1172,7 +1183,7 @@ test_verify_in_multipart(void **state)
 	rt_init(&t, 0);
 	for (opaque = 0; opaque < 2; opaque++) {
 		memset(&so, 0, sizeof(so));
-		so.key = t.key;
+		so.signer = &t.ks.signer;
 		so.opaque = opaque;
 		in = mem_fd(msg_7bit, strlen(msg_7bit));
 		assert_int_equal(smime_tmpfile(NULL, &fd), 0);
@@ -1189,6 +1200,188 @@ test_verify_in_multipart(void **state)
 	rt_cleanup(&t);
 }
 
+/* smime_ecdsa_sig_der(): r||s halves to a DER SEQUENCE of INTEGERs. */
+static void
+test_ecdsa_sig_der(void **state)
+{
+	/* Leading zeros dropped; a set high bit gets a 00 in front. */
+	static const uint8_t rs1[] = {0x00, 0x00, 0x12, 0x34,
+	                              0x80, 0x01, 0x02, 0x03};
+	static const uint8_t der1[] = {0x30, 0x0b, 0x02, 0x02, 0x12, 0x34, 0x02,
+	                               0x05, 0x00, 0x80, 0x01, 0x02, 0x03};
+	/* An all-zero half stays one 00 byte; a half of one byte. */
+	static const uint8_t rs2[] = {0x00, 0x00, 0x00, 0x7f};
+	static const uint8_t der2[] = {0x30, 0x06, 0x02, 0x01,
+	                               0x00, 0x02, 0x01, 0x7f};
+	static const uint8_t rs3[] = {0xff, 0x01};
+	static const uint8_t der3[] = {0x30, 0x07, 0x02, 0x02, 0x00,
+	                               0xff, 0x02, 0x01, 0x01};
+	uint8_t rs[132], out[160], *p;
+	ECDSA_SIG *sig;
+	const unsigned char *cp;
+	const BIGNUM *r, *s2;
+	size_t len, i;
+
+	(void)state;
+	len = sizeof(out);
+	assert_int_equal(smime_ecdsa_sig_der(rs1, sizeof(rs1), out, &len), 0);
+	assert_int_equal(len, sizeof(der1));
+	assert_memory_equal(out, der1, len);
+	len = sizeof(out);
+	assert_int_equal(smime_ecdsa_sig_der(rs2, sizeof(rs2), out, &len), 0);
+	assert_int_equal(len, sizeof(der2));
+	assert_memory_equal(out, der2, len);
+	/* 00 ff is 255, not -1; 01 has no leading zero to drop. */
+	len = sizeof(out);
+	assert_int_equal(smime_ecdsa_sig_der(rs3, sizeof(rs3), out, &len), 0);
+	assert_int_equal(len, sizeof(der3));
+	assert_memory_equal(out, der3, len);
+	/* Odd, empty, no room. */
+	len = sizeof(out);
+	assert_int_equal(smime_ecdsa_sig_der(rs1, 3, out, &len), P11A_E_FORMAT);
+	assert_int_equal(smime_ecdsa_sig_der(rs1, 0, out, &len), P11A_E_FORMAT);
+	len = sizeof(der1) - 1;
+	assert_int_equal(smime_ecdsa_sig_der(rs1, sizeof(rs1), out, &len),
+	                 P11A_E_TOO_LARGE);
+	/* P-521 size halves with the high bit set: a long-form length,
+	 * and OpenSSL reads back the same numbers. */
+	for (i = 0; i < sizeof(rs); i++)
+		rs[i] = (uint8_t)(0x80 + i);
+	len = sizeof(out);
+	assert_int_equal(smime_ecdsa_sig_der(rs, sizeof(rs), out, &len), 0);
+	assert_int_equal(out[1], 0x81);
+	cp = out;
+	assert_non_null(sig = d2i_ECDSA_SIG(NULL, &cp, (long)len));
+	assert_ptr_equal(cp, out + len);
+	ECDSA_SIG_get0(sig, &r, &s2);
+	assert_non_null(p = malloc(sizeof(rs)));
+	assert_int_equal(BN_bn2binpad(r, p, 66), 66);
+	assert_int_equal(BN_bn2binpad(s2, p + 66, 66), 66);
+	assert_memory_equal(p, rs, sizeof(rs));
+	free(p);
+	ECDSA_SIG_free(sig);
+}
+
+/*
+ * The SignedData smime_sign() builds by hand, read by OpenSSL: CMS_verify
+ * accepts it for RSA PKCS #1 v1.5, RSASSA-PSS and ECDSA P-256/P-384,
+ * and its SignerInfo carries SMIMECapabilities and signingCertificateV2
+ * (with the signer's certificate hash).
+ */
+static void
+sign_peer_check(int kind, bool pss, bool opaque, int md_nid)
+{
+	struct smime_sign_opts so;
+	STACK_OF(CMS_SignerInfo) * sis;
+	CMS_SignerInfo *si;
+	X509_STORE *store;
+	CMS_ContentInfo *cms;
+	BIO *in, *cont = NULL, *out;
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	struct rt t2;
+	char *msg;
+	size_t len;
+	int infd, fd;
+
+	rt_init(&t2, kind);
+	memset(&so, 0, sizeof(so));
+	so.signer = &t2.ks.signer;
+	so.pss = pss;
+	so.opaque = opaque;
+	so.md_nid = md_nid;
+	infd = mem_fd(msg_7bit, strlen(msg_7bit));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_sign(infd, fd, &so), 0);
+	msg = fd_text(fd, &len);
+	assert_non_null(in = BIO_new_mem_buf(msg, (int)len));
+	assert_non_null(cms = SMIME_read_CMS(in, &cont));
+	assert_int_equal(cont == NULL, opaque);
+	assert_non_null(store = X509_STORE_new());
+	assert_int_equal(X509_STORE_add_cert(store, t2.cert), 1);
+	assert_non_null(out = BIO_new(BIO_s_mem()));
+	if (CMS_verify(cms, NULL, store, cont, out, CMS_BINARY) != 1) {
+		ERR_print_errors_fp(stderr);
+		fail_msg("CMS_verify refused kind %d pss %d opaque %d", kind,
+		         pss, opaque);
+	}
+	assert_non_null(sis = CMS_get0_SignerInfos(cms));
+	assert_int_equal(sk_CMS_SignerInfo_num(sis), 1);
+	si = sk_CMS_SignerInfo_value(sis, 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1) >=
+	            0);
+	assert_non_null(
+	    a = CMS_signed_get_attr(
+	        si, CMS_signed_get_attr_by_NID(
+	                si, NID_id_smime_aa_signingCertificateV2, -1)));
+	assert_non_null(t = X509_ATTRIBUTE_get0_type(a, 0));
+	assert_int_equal(t->type, V_ASN1_SEQUENCE);
+	{
+		/* ESSCertIDv2's certHash is the certificate's digest. */
+		unsigned char *der = NULL, h[EVP_MAX_MD_SIZE];
+		unsigned hl;
+		int dl = i2d_X509(t2.cert, &der);
+
+		assert_true(dl > 0);
+		assert_int_equal(
+		    EVP_Digest(
+		        der, (size_t)dl, h, &hl,
+		        EVP_get_digestbynid(md_nid != 0 ? md_nid : NID_sha256),
+		        NULL),
+		    1);
+		assert_non_null(memmem(t->value.sequence->data,
+		                       (size_t)t->value.sequence->length, h,
+		                       hl));
+		OPENSSL_free(der);
+	}
+	/* And our own verifier agrees. */
+	assert_int_equal(verify_text(msg, len, &t2), SMIME_V_VALID);
+	BIO_free(out);
+	BIO_free(cont);
+	BIO_free(in);
+	X509_STORE_free(store);
+	CMS_ContentInfo_free(cms);
+	free(msg);
+	close(infd);
+	close(fd);
+	rt_cleanup(&t2);
+}
+
+static void
+test_sign_peer(void **state)
+{
+	(void)state;
+	sign_peer_check(1, false, false, 0);          /* RSA PKCS #1 v1.5 */
+	sign_peer_check(1, false, true, NID_sha512);  /* RSA, opaque */
+	sign_peer_check(1, true, false, 0);           /* RSASSA-PSS */
+	sign_peer_check(1, true, true, NID_sha384);   /* PSS, opaque */
+	sign_peer_check(0, false, false, 0);          /* ECDSA P-256 */
+	sign_peer_check(0, false, true, 0);           /* P-256, opaque */
+	sign_peer_check(2, false, false, NID_sha384); /* ECDSA P-384 */
+	sign_peer_check(2, false, true, NID_sha384);  /* P-384, opaque */
+}
+
+/* --pss with an EC key is refused from the certificate's key type. */
+static void
+test_sign_pss_ec(void **state)
+{
+	struct smime_sign_opts so;
+	struct rt t;
+	int infd, fd;
+
+	(void)state;
+	rt_init(&t, 0);
+	memset(&so, 0, sizeof(so));
+	so.signer = &t.ks.signer;
+	so.pss = true;
+	infd = mem_fd(msg_7bit, strlen(msg_7bit));
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_sign(infd, fd, &so), P11A_E_KEY_TYPE);
+	close(infd);
+	close(fd);
+	rt_cleanup(&t);
+}
+
 int
 main(void)
 {
@@ -1201,6 +1394,9 @@ main(void)
 	    cmocka_unit_test(test_canon),
 	    cmocka_unit_test(test_store),
 	    cmocka_unit_test(test_sign_verify),
+	    cmocka_unit_test(test_ecdsa_sig_der),
+	    cmocka_unit_test(test_sign_peer),
+	    cmocka_unit_test(test_sign_pss_ec),
 	    cmocka_unit_test(test_encrypt_decrypt),
 	    cmocka_unit_test(test_decrypt_in_multipart),
 	    cmocka_unit_test(test_verify_in_multipart),
