@@ -65,7 +65,7 @@ static const struct cli_command commands[] = {
      "  --name NAME       subject common name (default: the e-mail)\n"
      "  --csr OUT         write the PEM request to OUT (default: "
      "stdout)\n"},
-    {"sign", IN_MODULE,
+    {"sign", cli_cmd_sign,
      "[--from ADDR | --key URI] [--opaque] [--digest sha256|sha384|sha512] "
      "[--pss] [-o OUT] [IN]",
      "sign a mail message (S/MIME) with an agent key",

@@ -26,7 +26,6 @@ static const struct {
     {"unlock-agent", cli_cmd_unlock_agent},
     {"import", cli_cmd_import},
     {"keygen", cli_cmd_keygen},
-    {"sign", cli_cmd_sign},
     {"verify", cli_cmd_verify},
     {"encrypt", cli_cmd_encrypt},
     {"decrypt", cli_cmd_decrypt},
