@@ -368,7 +368,14 @@ extern const OSSL_DISPATCH p11a_store_functions[];
 /*
  * The key p11a_provider_load_listed_key() hands the store on this thread
  * (the caller's own list entry), or NULL: the store then asks the agent.
+ *
+ * Initial-exec: the provider is always in a dlopen()ed object (OpenSSL's
+ * module, p11's command module), and the default model would give it
+ * dynamic TLS, which GCC 12's LeakSanitizer misreads at exit ("Tracer
+ * caught signal 11", DTLS at a bogus address).  One pointer fits in the
+ * static TLS glibc keeps for dlopen()ed objects.
  */
-extern _Thread_local const struct p11agent_key *p11a_store_hint;
+#define P11A_TLS_IE __attribute__((tls_model("initial-exec")))
+extern _Thread_local P11A_TLS_IE const struct p11agent_key *p11a_store_hint;
 
 #endif

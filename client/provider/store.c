@@ -129,7 +129,7 @@ nomem:
 	return P11AGENT_E_NOMEM;
 }
 
-_Thread_local const struct p11agent_key *p11a_store_hint;
+_Thread_local P11A_TLS_IE const struct p11agent_key *p11a_store_hint;
 
 static int
 store_fill(struct store_ctx *c, const char *text, struct p11a_why *why)

@@ -10,28 +10,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A view into the certificate's buffer; NULL/0 when absent. */
-struct smime_span {
-	const uint8_t *p;
-	size_t len;
-};
+#include "der.h"
 
 struct smime_certder {
 	struct smime_span serial;   /* serialNumber, whole INTEGER TLV */
 	struct smime_span issuer;   /* issuer Name, whole TLV */
 	struct smime_span subject;  /* subject Name, whole TLV */
 	struct smime_span spki_alg; /* SubjectPublicKeyInfo algorithm OID,
-	                             * content octets only */
+	                             * whole TLV */
+	struct smime_span spki_key; /* its subjectPublicKey BIT STRING,
+	                             * content octets (unused-bits first) */
 	struct smime_span skid;     /* subjectKeyIdentifier, octets */
 	struct smime_span akid;     /* authorityKeyIdentifier keyIdentifier */
 };
 
 /*
- * Reads der (len bytes, one Certificate) into *out.  Returns 0 or
- * P11A_E_FORMAT when it is not a certificate.
+ * Reads der (exactly len bytes, one Certificate) into *out.  Returns 0
+ * or P11A_E_FORMAT when it is not a certificate.
  */
 int smime_certder_parse(const uint8_t *der, size_t len,
                         struct smime_certder *out);
+
+/*
+ * The size in bytes of the RSA modulus in a subjectPublicKey (spki_key of
+ * an rsaEncryption key).  Returns 0 or P11A_E_FORMAT.
+ */
+int smime_certder_rsa_modulus_len(struct smime_span spki_key, size_t *len);
 
 /* Are two spans the same bytes? */
 bool smime_span_eq(struct smime_span a, struct smime_span b);

@@ -30,6 +30,47 @@ smime_der_tlv(const uint8_t *p, size_t len, uint8_t *tag, size_t *hdr,
 	return 0;
 }
 
+int
+smime_der_next(struct smime_der_cur *c, uint8_t *tag, struct smime_span *whole,
+               struct smime_span *body)
+{
+	size_t hdr, clen;
+	uint8_t t;
+	int r;
+
+	if ((r = smime_der_tlv(c->p, c->len, &t, &hdr, &clen)) != 0)
+		return r;
+	if (tag != NULL)
+		*tag = t;
+	if (whole != NULL) {
+		whole->p = c->p;
+		whole->len = hdr + clen;
+	}
+	if (body != NULL) {
+		body->p = c->p + hdr;
+		body->len = clen;
+	}
+	c->p += hdr + clen;
+	c->len -= hdr + clen;
+	return 0;
+}
+
+int
+smime_der_expect(struct smime_der_cur *c, uint8_t want,
+                 struct smime_span *whole, struct smime_span *body)
+{
+	struct smime_der_cur at = *c;
+	uint8_t tag;
+	int r;
+
+	if ((r = smime_der_next(&at, &tag, whole, body)) != 0)
+		return r;
+	if (tag != want)
+		return P11A_E_FORMAT;
+	*c = at;
+	return 0;
+}
+
 size_t
 smime_der_len(uint8_t *out, size_t len)
 {

@@ -22,6 +22,7 @@
 
 #include "proto/err.h"
 #include "canon.h"
+#include "certder.h"
 #include "der.h"
 #include "digest.h"
 #include "internal.h"
@@ -190,40 +191,6 @@ db_md_alg(struct dbuf *b, const struct md_info *mi)
 
 /* Reading the signer's certificate. */
 
-struct der_it {
-	const uint8_t *p;
-	size_t len;
-};
-
-/*
- * Takes the next TLV off it, which must have tag want: the whole TLV in
- * *tlv and *tlvlen, its content in *content (each may be NULL).
- */
-static int
-der_take(struct der_it *it, uint8_t want, const uint8_t **tlv, size_t *tlvlen,
-         struct der_it *content)
-{
-	uint8_t tag;
-	size_t hdr, clen;
-	int r;
-
-	if ((r = smime_der_tlv(it->p, it->len, &tag, &hdr, &clen)) != 0)
-		return r;
-	if (tag != want)
-		return P11A_E_FORMAT;
-	if (tlv != NULL) {
-		*tlv = it->p;
-		*tlvlen = hdr + clen;
-	}
-	if (content != NULL) {
-		content->p = it->p + hdr;
-		content->len = clen;
-	}
-	it->p += hdr + clen;
-	it->len -= hdr + clen;
-	return 0;
-}
-
 enum key_type { KEY_RSA = 1, KEY_EC };
 
 struct cert_info {
@@ -233,30 +200,6 @@ struct cert_info {
 	size_t rsa_len; /* RSA: the modulus size in bytes */
 };
 
-/* The size of the RSA modulus in a subjectPublicKey BIT STRING. */
-static int
-rsa_modulus_len(struct der_it bits, size_t *len)
-{
-	struct der_it key, n;
-	int r;
-
-	if (bits.len < 1 || bits.p[0] != 0)
-		return P11A_E_FORMAT;
-	bits.p++;
-	bits.len--;
-	if ((r = der_take(&bits, 0x30, NULL, NULL, &key)) != 0 ||
-	    (r = der_take(&key, 0x02, NULL, NULL, &n)) != 0)
-		return r;
-	while (n.len > 0 && n.p[0] == 0) {
-		n.p++;
-		n.len--;
-	}
-	if (n.len == 0)
-		return P11A_E_FORMAT;
-	*len = n.len;
-	return 0;
-}
-
 /*
  * Picks what the SignerInfo needs out of the certificate (RFC 5280
  * 4.1): serialNumber, issuer and the algorithm of the public key.
@@ -264,37 +207,22 @@ rsa_modulus_len(struct der_it bits, size_t *len)
 static int
 parse_cert(const uint8_t *der, size_t len, struct cert_info *ci)
 {
-	struct der_it it = {der, len}, cert, tbs, spki, alg, bits;
-	const uint8_t *oid;
-	size_t oidlen;
-	int r;
+	struct smime_certder f;
+	struct smime_span rsa = {oid_rsa, sizeof(oid_rsa)};
+	struct smime_span ec = {oid_ec_public_key, sizeof(oid_ec_public_key)};
 
 	memset(ci, 0, sizeof(*ci));
-	if ((r = der_take(&it, 0x30, NULL, NULL, &cert)) != 0 ||
-	    (r = der_take(&cert, 0x30, NULL, NULL, &tbs)) != 0)
+	if (smime_certder_parse(der, len, &f) != 0)
 		return P11A_E_FORMAT;
-	if (it.len != 0)
-		return P11A_E_FORMAT;
-	/* version [0] EXPLICIT, absent for v1 */
-	if (tbs.len > 0 && tbs.p[0] == 0xa0 &&
-	    der_take(&tbs, 0xa0, NULL, NULL, NULL) != 0)
-		return P11A_E_FORMAT;
-	if (der_take(&tbs, 0x02, &ci->serial, &ci->serial_len, NULL) != 0 ||
-	    der_take(&tbs, 0x30, NULL, NULL, NULL) != 0 || /* signature */
-	    der_take(&tbs, 0x30, &ci->issuer, &ci->issuer_len, NULL) != 0 ||
-	    der_take(&tbs, 0x30, NULL, NULL, NULL) != 0 || /* validity */
-	    der_take(&tbs, 0x30, NULL, NULL, NULL) != 0 || /* subject */
-	    der_take(&tbs, 0x30, NULL, NULL, &spki) != 0 ||
-	    der_take(&spki, 0x30, NULL, NULL, &alg) != 0 ||
-	    der_take(&alg, 0x06, &oid, &oidlen, NULL) != 0 ||
-	    der_take(&spki, 0x03, NULL, NULL, &bits) != 0)
-		return P11A_E_FORMAT;
-	if (oidlen == sizeof(oid_rsa) && memcmp(oid, oid_rsa, oidlen) == 0) {
+	ci->serial = f.serial.p;
+	ci->serial_len = f.serial.len;
+	ci->issuer = f.issuer.p;
+	ci->issuer_len = f.issuer.len;
+	if (smime_span_eq(f.spki_alg, rsa)) {
 		ci->type = KEY_RSA;
-		return rsa_modulus_len(bits, &ci->rsa_len);
+		return smime_certder_rsa_modulus_len(f.spki_key, &ci->rsa_len);
 	}
-	if (oidlen == sizeof(oid_ec_public_key) &&
-	    memcmp(oid, oid_ec_public_key, oidlen) == 0) {
+	if (smime_span_eq(f.spki_alg, ec)) {
 		ci->type = KEY_EC;
 		return 0;
 	}
@@ -515,13 +443,17 @@ db_sig_alg(struct dbuf *b, const struct md_info *mi, enum key_type type,
 static bool
 sig_plausible(const struct cert_info *ci, const uint8_t *sig, size_t len)
 {
-	struct der_it it = {sig, len}, seq;
+	struct smime_der_cur it = {sig, len}, seq;
+	struct smime_span body;
 
 	if (ci->type == KEY_RSA)
 		return len == ci->rsa_len;
-	return der_take(&it, 0x30, NULL, NULL, &seq) == 0 && it.len == 0 &&
-	       der_take(&seq, 0x02, NULL, NULL, NULL) == 0 &&
-	       der_take(&seq, 0x02, NULL, NULL, NULL) == 0 && seq.len == 0;
+	if (smime_der_expect(&it, 0x30, NULL, &body) != 0 || it.len != 0)
+		return false;
+	seq.p = body.p;
+	seq.len = body.len;
+	return smime_der_expect(&seq, 0x02, NULL, NULL) == 0 &&
+	       smime_der_expect(&seq, 0x02, NULL, NULL) == 0 && seq.len == 0;
 }
 
 /* The INTEGER of an unsigned big-endian number (n > 0); its size. */

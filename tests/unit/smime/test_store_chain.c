@@ -121,9 +121,13 @@ test_certder_fields(void **state)
 	assert_span_is(f.skid, kid->data, kid->length);
 	kid = X509_get0_authority_key_id(root.cert);
 	assert_span_is(f.akid, kid->data, kid->length);
-	/* id-ecPublicKey */
+	/* id-ecPublicKey, and the uncompressed point after 0 unused bits */
 	assert_span_is(f.spki_alg,
-	               (const uint8_t *)"\x2a\x86\x48\xce\x3d\x02\x01", 7);
+	               (const uint8_t *)"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01",
+	               9);
+	assert_int_equal(f.spki_key.len, 1 + 65);
+	assert_int_equal(f.spki_key.p[0], 0);
+	assert_int_equal(f.spki_key.p[1], 4);
 	assert_true(smime_certder_self_issued(&f));
 	/* Every truncation is refused, none read past the end. */
 	for (size_t cut = 0; cut < len; cut++) {
