@@ -22,6 +22,17 @@
 #include "util.h"
 #include "provider.h"
 
+/*
+ * Agent keys.  Their private operations are EVP calls on keys of the
+ * p11agent OpenSSL provider (client/provider), loaded into a library
+ * context of their own: the rest of the S/MIME code works with software
+ * keys in the default context and never meets the provider's key
+ * management.  The context is made when the first key is used and freed
+ * with the last key; each key is loaded on its first use, because decrypt
+ * offers every key but needs only the one the message names, and encrypt
+ * without --sign needs only the certificate.
+ */
+
 static struct {
 	OSSL_LIB_CTX *lib; /* "p11agent" and "default" loaded, or NULL */
 	size_t nkeys;      /* agent keys alive */
