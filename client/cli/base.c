@@ -42,31 +42,41 @@ vfail(const char *sentence, const char *fmt, va_list ap)
 	fprintf(stderr, ": %s\n", sentence);
 }
 
+/* vfail() with sentence, or err's generic one when it is empty. */
+static int vfail_code(int err, const char *sentence, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 3, 0)));
+
+static int
+vfail_code(int err, const char *sentence, const char *fmt, va_list ap)
+{
+	if (sentence == NULL || sentence[0] == '\0')
+		sentence = p11agent_strerror(err);
+	vfail(sentence, fmt, ap);
+	return cli_exit_code(err);
+}
+
 int
 cli_fail(int err, const char *sentence, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	if (sentence == NULL || sentence[0] == '\0')
-		sentence = p11agent_strerror(err);
 	va_start(ap, fmt);
-	vfail(sentence, fmt, ap);
+	r = vfail_code(err, sentence, fmt, ap);
 	va_end(ap);
-	return cli_exit_code(err);
+	return r;
 }
 
 int
 cli_fail_conn(struct p11agent_conn *conn, int err, const char *fmt, ...)
 {
-	const char *sentence = p11agent_conn_errmsg(conn);
 	va_list ap;
+	int r;
 
-	if (sentence[0] == '\0')
-		sentence = p11agent_strerror(err);
 	va_start(ap, fmt);
-	vfail(sentence, fmt, ap);
+	r = vfail_code(err, p11agent_conn_errmsg(conn), fmt, ap);
 	va_end(ap);
-	return cli_exit_code(err);
+	return r;
 }
 
 int

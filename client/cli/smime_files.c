@@ -76,6 +76,18 @@ cli_smime_open_in(const char *path, int *fd)
 	return 0;
 }
 
+/* An unlinked temporary file, copied to the output on commit. */
+static int
+open_spool(struct cli_smime_out *o)
+{
+	if (smime_tmpfile(NULL, &o->fd) != 0) {
+		fprintf(stderr, "p11: cannot make a temporary file: %s\n",
+		        strerror(errno));
+		return P11_EXIT_ERROR;
+	}
+	return 0;
+}
+
 int
 cli_smime_out_open(struct cli_smime_out *o, const char *path)
 {
@@ -85,26 +97,13 @@ cli_smime_out_open(struct cli_smime_out *o, const char *path)
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
-	if (path == NULL || strcmp(path, "-") == 0) {
-		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr,
-			        "p11: cannot make a temporary file: %s\n",
-			        strerror(errno));
-			return P11_EXIT_ERROR;
-		}
-		return 0;
-	}
+	if (path == NULL || strcmp(path, "-") == 0)
+		return open_spool(o);
 	o->path = path;
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* A device or a pipe (-o /dev/null): written on commit. */
 		o->direct = true;
-		if (smime_tmpfile(NULL, &o->fd) != 0) {
-			fprintf(stderr,
-			        "p11: cannot make a temporary file: %s\n",
-			        strerror(errno));
-			return P11_EXIT_ERROR;
-		}
-		return 0;
+		return open_spool(o);
 	}
 	if ((copy = strdup(path)) == NULL)
 		return P11_EXIT_ERROR;
