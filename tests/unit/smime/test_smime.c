@@ -74,6 +74,21 @@ fd_text(int fd, size_t *len)
 	return p;
 }
 
+/* Signs msg with so; returns the signed message (free()) and its length. */
+static char *
+sign_text(const struct smime_sign_opts *so, const char *msg, size_t *len)
+{
+	int in = mem_fd(msg, strlen(msg)), fd;
+	char *out;
+
+	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
+	assert_int_equal(smime_sign(in, fd, so), 0);
+	out = fd_text(fd, len);
+	close(in);
+	close(fd);
+	return out;
+}
+
 /*
  * A self-signed S/MIME certificate for addr: rsa 0 for EC P-256, 1 for
  * RSA-2048, 2 for EC P-384.
@@ -447,17 +462,13 @@ sign_verify(bool opaque, bool pss, int rsa, const char *msg)
 	struct rt t;
 	size_t len, i;
 	char *out;
-	int in, fd;
 
 	rt_init(&t, rsa);
 	memset(&so, 0, sizeof(so));
 	so.signer = &t.ks.signer;
 	so.opaque = opaque;
 	so.pss = pss;
-	in = mem_fd(msg, strlen(msg));
-	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
-	assert_int_equal(smime_sign(in, fd, &so), 0);
-	out = fd_text(fd, &len);
+	out = sign_text(&so, msg, &len);
 	assert_int_equal(verify_text(out, len, &t), SMIME_V_VALID);
 	/* Every truncation of the signed message must be refused. */
 	for (i = 0; i < len; i += 1 + len / 97)
@@ -473,8 +484,6 @@ sign_verify(bool opaque, bool pss, int rsa, const char *msg)
 		}
 	}
 	free(out);
-	close(in);
-	close(fd);
 	rt_cleanup(&t);
 }
 
@@ -1282,7 +1291,6 @@ sign_peer_check(int kind, bool pss, bool opaque, int md_nid)
 	struct rt t2;
 	char *msg;
 	size_t len;
-	int infd, fd;
 
 	rt_init(&t2, kind);
 	memset(&so, 0, sizeof(so));
@@ -1290,10 +1298,7 @@ sign_peer_check(int kind, bool pss, bool opaque, int md_nid)
 	so.pss = pss;
 	so.opaque = opaque;
 	so.md_nid = md_nid;
-	infd = mem_fd(msg_7bit, strlen(msg_7bit));
-	assert_int_equal(smime_tmpfile(NULL, &fd), 0);
-	assert_int_equal(smime_sign(infd, fd, &so), 0);
-	msg = fd_text(fd, &len);
+	msg = sign_text(&so, msg_7bit, &len);
 	assert_non_null(in = BIO_new_mem_buf(msg, (int)len));
 	assert_non_null(cms = SMIME_read_CMS(in, &cont));
 	assert_int_equal(cont == NULL, opaque);
@@ -1342,8 +1347,6 @@ sign_peer_check(int kind, bool pss, bool opaque, int md_nid)
 	X509_STORE_free(store);
 	CMS_ContentInfo_free(cms);
 	free(msg);
-	close(infd);
-	close(fd);
 	rt_cleanup(&t2);
 }
 
