@@ -213,6 +213,13 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 		return r;
 	if ((r = cli_smime_open_in(a.in, &fd)) != 0)
 		return r;
+	/* The agent lists its keys while this process reads the From:. */
+	if ((r = cli_connect(cli, &conn)) != 0)
+		goto out;
+	if ((r = p11agent_list_send(conn)) != 0) {
+		r = cli_fail_conn(conn, r, "sign");
+		goto out;
+	}
 	from = a.from;
 	if (from == NULL && a.uri == NULL) {
 		if (!cli_smime_from_addr(fd, addr, sizeof(addr))) {
@@ -223,9 +230,7 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 		}
 		from = addr;
 	}
-	if ((r = cli_connect(cli, &conn)) != 0)
-		goto out;
-	if ((r = p11agent_list(conn, &list)) != 0) {
+	if ((r = p11agent_list_recv(conn, &list)) != 0) {
 		r = cli_fail_conn(conn, r, "sign");
 		goto out;
 	}

@@ -386,6 +386,25 @@ clib_begin(struct p11agent_conn *conn)
 	if (conn->broken)
 		return clib_fail(conn, P11A_E_IO,
 		                 "connection to the agent is no longer usable");
+	if (conn->pending)
+		return clib_fail(conn, P11A_E_ARGS,
+		                 "the reply to an earlier request has not been "
+		                 "read yet");
+	return 0;
+}
+
+int
+clib_begin_collect(struct p11agent_conn *conn)
+{
+	if (conn == NULL)
+		return P11A_E_ARGS;
+	conn->errmsg[0] = '\0';
+	if (conn->broken)
+		return clib_fail(conn, P11A_E_IO,
+		                 "connection to the agent is no longer usable");
+	if (!conn->pending)
+		return clib_fail(conn, P11A_E_ARGS,
+		                 "no request is waiting for its reply");
 	return 0;
 }
 
@@ -558,26 +577,42 @@ encode_fail(struct p11agent_conn *conn, int enc)
 }
 
 int
-clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
-              int timeout_ms, uint8_t **body, size_t *len)
+clib_post(struct p11agent_conn *conn, struct proto_writer *w, int enc,
+          int timeout_ms)
 {
-	uint8_t hdr[PROTO_FRAME_HEADER], *buf = NULL;
 	const uint8_t *req;
-	size_t reqlen, n = 0;
+	size_t reqlen;
 	int64_t deadline = deadline_after(timeout_ms);
 	int r;
 
-	*body = NULL;
-	*len = 0;
 	if (enc != 0 || (enc = proto_writer_finish(w, &req, &reqlen)) != 0) {
 		r = encode_fail(conn, enc);
 		goto out;
 	}
 	r = send_all(conn, req, reqlen, deadline, timeout_ms);
+	if (r == 0) {
+		conn->pending = true;
+		conn->pending_deadline = deadline;
+		conn->pending_timeout_ms = timeout_ms;
+	}
+out:
 	/* The request may carry a PIN or passphrase: wipe it now. */
 	proto_writer_cleanup(w);
-	if (r != 0)
-		goto out;
+	return r;
+}
+
+int
+clib_collect(struct p11agent_conn *conn, uint8_t **body, size_t *len)
+{
+	uint8_t hdr[PROTO_FRAME_HEADER], *buf = NULL;
+	int64_t deadline = conn->pending_deadline;
+	int timeout_ms = conn->pending_timeout_ms;
+	size_t n = 0;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	conn->pending = false;
 	if ((r = recv_all(conn, hdr, sizeof(hdr), deadline, timeout_ms,
 	                  false)) != 0)
 		goto out;
@@ -607,8 +642,20 @@ clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
 out:
 	/* A partial reply may hold part of a secret. */
 	p11a_secret_free(buf, n);
-	proto_writer_cleanup(w);
 	return r;
+}
+
+int
+clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
+              int timeout_ms, uint8_t **body, size_t *len)
+{
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	if ((r = clib_post(conn, w, enc, timeout_ms)) != 0)
+		return r;
+	return clib_collect(conn, body, len);
 }
 
 int

@@ -22,15 +22,26 @@ struct p11agent_conn {
 	int timeout_ms;       /* < 0: forever */
 	int login_timeout_ms; /* < 0: forever */
 	bool broken;          /* out of sync with the agent: refuse requests */
-	char *path;           /* "" for p11agent_connect_fd() */
+	bool pending;         /* a request was sent, its reply not read yet */
+	int64_t pending_deadline; /* of that reply; -1: none */
+	int pending_timeout_ms;
+	char *path; /* "" for p11agent_connect_fd() */
 	char errmsg[CLIB_ERRMSG_MAX];
 };
 
 /*
  * Starts a request: clears the error message and refuses a broken or NULL
- * connection (P11A_E_ARGS for NULL, P11A_E_IO when broken).
+ * connection (P11A_E_ARGS for NULL, P11A_E_IO when broken) and one whose
+ * last reply is still unread (P11A_E_ARGS).
  */
 int clib_begin(struct p11agent_conn *conn);
+
+/*
+ * Starts reading the reply to a request clib_post() sent: the same
+ * checks as clib_begin(), except that a reply must be pending
+ * (P11A_E_ARGS when none is).
+ */
+int clib_begin_collect(struct p11agent_conn *conn);
 
 /*
  * Records a local failure on conn and returns code.  fmt (printf) may be
@@ -52,6 +63,15 @@ int clib_fail(struct p11agent_conn *conn, int code, const char *fmt, ...)
  */
 int clib_transact(struct p11agent_conn *conn, struct proto_writer *w, int enc,
                   int timeout_ms, uint8_t **body, size_t *len);
+
+/*
+ * clib_transact() in two halves, for a caller that works while the agent
+ * answers: clib_post() sends the request (conn is then pending; the
+ * deadline runs from here) and clib_collect() receives its reply.
+ */
+int clib_post(struct p11agent_conn *conn, struct proto_writer *w, int enc,
+              int timeout_ms);
+int clib_collect(struct p11agent_conn *conn, uint8_t **body, size_t *len);
 
 /*
  * One request/reply exchange: the request is encoded into w, the reply

@@ -292,6 +292,18 @@ int p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out);
 int p11agent_list_rescan(struct p11agent_conn *conn,
                          struct p11agent_list **out);
 
+/*
+ * p11agent_list() in two halves, for a caller with work of its own to do
+ * while the agent answers (p11 sign reads the message meanwhile):
+ * p11agent_list_send() sends the request and returns without waiting;
+ * p11agent_list_recv() waits for the reply and returns what
+ * p11agent_list() would have.  In between, conn takes no other request
+ * (P11AGENT_E_ARGS), and p11agent_list_recv() without a list sent is
+ * P11AGENT_E_ARGS too.  The connection's timeout counts from the send.
+ */
+int p11agent_list_send(struct p11agent_conn *conn);
+int p11agent_list_recv(struct p11agent_conn *conn, struct p11agent_list **out);
+
 /* Frees a list and everything in it.  NULL is a no-op. */
 void p11agent_list_free(struct p11agent_list *list);
 

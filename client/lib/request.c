@@ -215,20 +215,44 @@ out:
 }
 
 static int
-list_call(struct p11agent_conn *conn, uint32_t flags,
-          struct p11agent_list **out)
+list_send(struct p11agent_conn *conn, uint32_t flags)
 {
 	struct proto_list_request req = {flags, false};
+	struct clib_call c;
+	int r;
+
+	if ((r = clib_call_start(conn, &c, true)) == 0)
+		r = clib_post(conn, &c.w, proto_list_request_encode(&c.w, &req),
+		              conn->timeout_ms);
+	clib_call_cleanup(&c);
+	return r;
+}
+
+int
+p11agent_list_send(struct p11agent_conn *conn)
+{
+	return list_send(conn, 0);
+}
+
+int
+p11agent_list_recv(struct p11agent_conn *conn, struct p11agent_list **out)
+{
 	struct proto_list_reply rep;
 	struct clib_call c;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
+	memset(&c, 0, sizeof(c));
+	proto_writer_init(&c.w);
 	if (out != NULL)
 		*out = NULL;
-	if ((r = clib_call_start(conn, &c, out != NULL)) != 0 ||
-	    (r = clib_call_send(conn, &c, proto_list_request_encode(&c.w, &req),
-	                        conn->timeout_ms)) != 0)
+	if ((r = clib_begin_collect(conn)) != 0)
+		goto out;
+	if (out == NULL) {
+		r = clib_fail(conn, P11A_E_ARGS, NULL);
+		goto out;
+	}
+	if ((r = clib_collect(conn, &c.body, &c.len)) != 0)
 		goto out;
 	r = proto_list_reply_decode(c.body, c.len, &rep, &c.fail);
 	if ((r = clib_reply(conn, r, &c.fail, "list@p11agent")) != 0)
@@ -239,6 +263,22 @@ out:
 	proto_list_reply_cleanup(&rep);
 	clib_call_cleanup(&c);
 	return r;
+}
+
+static int
+list_call(struct p11agent_conn *conn, uint32_t flags,
+          struct p11agent_list **out)
+{
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return conn == NULL ? P11A_E_ARGS
+		                    : clib_fail(conn, P11A_E_ARGS, NULL);
+	if ((r = list_send(conn, flags)) != 0)
+		return r;
+	return p11agent_list_recv(conn, out);
 }
 
 int

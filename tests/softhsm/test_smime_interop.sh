@@ -365,6 +365,26 @@ no_key_for_sender() {
 }
 t_case "sign for a From: with no key fails, names the address, writes nothing" no_key_for_sender
 
+# No From: and neither --from nor --key: a usage error (exit 2), nothing
+# written, even though the key list was already asked for.
+no_from_header() {
+	mkmail rsa2048@p11agent.test bob@p11agent.test "no from" "$W/nofrom.full"
+	grep -v '^From:' "$W/nofrom.full" >"$W/nofrom.in"
+	echo untouched >"$W/nofrom.out"
+	local sum rc=0
+	sum=$(t_file_sum "$W/nofrom.out")
+	p11 sign -o "$W/nofrom.out" "$W/nofrom.in" 2>"$W/nofrom.err" || rc=$?
+	[ $rc = 2 ] || { echo "exit $rc, want 2"; cat "$W/nofrom.err"; return 1; }
+	[ "$(t_file_sum "$W/nofrom.out")" = "$sum" ] || { echo "-o file was changed"; return 1; }
+	grep -q -- "--from" "$W/nofrom.err" || { echo "error does not point to --from:"; cat "$W/nofrom.err"; return 1; }
+	p11 sign --from rsa2048@p11agent.test -o "$W/nofrom.out" "$W/nofrom.in" || { echo "--from did not sign"; return 1; }
+	openssl cms -verify -CAfile "$CA/chain.pem" -in "$W/nofrom.out" -out /dev/null 2>/dev/null ||
+		{ echo "openssl rejects the --from signature"; return 1; }
+	# The agent is still in step after the unread list reply.
+	p11 status >/dev/null || { echo "agent no longer answers"; return 1; }
+}
+t_case "sign without From: is a usage error (exit 2) and writes nothing; --from signs it" no_from_header
+
 # --- 2. peers encrypt -> p11 decrypt --------------------------------------
 # dec_check TAG MSG PLAIN INTEGRITY: p11 decrypt --json -o, and again to
 # stdout without --json.

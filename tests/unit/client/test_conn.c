@@ -405,6 +405,42 @@ test_list(void **state)
 	finish(&fa, conn);
 }
 
+/* The list in two halves: other requests wait until its reply is read. */
+static void
+test_list_send_recv(void **state)
+{
+	struct p11agent_list *l = NULL;
+	struct p11agent_conn *conn;
+	struct fake_agent fa;
+
+	(void)state;
+	conn = connect_fake(&fa, h_ok, NULL);
+	assert_int_equal(p11agent_list_recv(conn, &l), P11AGENT_E_ARGS);
+	assert_string_not_equal(p11agent_conn_errmsg(conn), "");
+	assert_null(l);
+	assert_int_equal(p11agent_list_send(conn), 0);
+	/* Nothing else goes out before the reply is read. */
+	assert_int_equal(p11agent_logout(conn, NULL), P11AGENT_E_ARGS);
+	assert_non_null(strstr(p11agent_conn_errmsg(conn), "not been read"));
+	assert_int_equal(p11agent_list_send(conn), P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_list_recv(conn, NULL), P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_list_recv(conn, &l), 0);
+	assert_int_equal(fa.nrequests, 1);
+	assert_non_null(l);
+	assert_int_equal(l->nkeys, 2);
+	assert_string_equal(l->keys[0].label, "rsa2048");
+	p11agent_list_free(l);
+	l = NULL;
+	/* The connection is in step again. */
+	assert_int_equal(p11agent_list_recv(conn, &l), P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_list(conn, &l), 0);
+	assert_int_equal(fa.nrequests, 2);
+	p11agent_list_free(l);
+	assert_int_equal(p11agent_list_send(NULL), P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_list_recv(NULL, &l), P11AGENT_E_ARGS);
+	finish(&fa, conn);
+}
+
 static void
 test_status_query(void **state)
 {
@@ -1049,6 +1085,7 @@ run_conn_tests(void)
 {
 	static const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_list_send_recv),
 	    cmocka_unit_test(test_status_query),
 	    cmocka_unit_test(test_sign_digest),
 	    cmocka_unit_test(test_decrypt_derive),
