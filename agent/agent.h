@@ -24,7 +24,13 @@
  * and that reading is younger than this: reading every object costs
  * milliseconds, and clients list before each signature.
  */
-#define AGENT_LIST_MAX_AGE_MS 5000
+#define AGENT_LIST_MAX_AGE_MS 4000
+/*
+ * On top of that, a list within this long of the last one gets the same
+ * reply again from the loop (agent/listcache.c says when it does not):
+ * changes behind the agent's back show within the two added, 5 s.
+ */
+#define AGENT_LIST_CACHE_MS 1000
 
 struct agent_options {
 	int foreground; /* -D */
@@ -52,6 +58,14 @@ struct agent_login {
 };
 
 struct agent_conn;
+struct agent_job;
+
+/* The last list reply a worker made (agent/listcache.c). */
+struct agent_list_cache {
+	uint8_t *frame; /* the whole reply frame, or NULL */
+	size_t len;
+	uint64_t made_ms; /* uv_now() when it was stored */
+};
 
 struct agent {
 	uv_loop_t *loop;
@@ -71,6 +85,8 @@ struct agent {
 	uint8_t lock_hash[32];
 	struct agent_login *logins;
 	size_t nlogins;
+	struct agent_list_cache list_cache;
+	unsigned long list_gen; /* bumped whenever the cache is dropped */
 	char *socket_path;
 };
 
@@ -132,6 +148,15 @@ void agent_login_start_timer(struct agent *a);
 void agent_login_free_all(struct agent *a);
 /* Logs out every token (on the thread pool); used by lock and expiry. */
 void agent_logout_all(struct agent *a, const char *why);
+
+/* agent/listcache.c */
+/* Answers a list from the cache; 0 (nothing sent) when it is stale. */
+int agent_list_cache_reply(struct agent *a, struct agent_conn *c);
+/* Called by agent/job.c for every job queued and finished. */
+void agent_list_cache_job_queued(struct agent_job *j);
+void agent_list_cache_job_done(struct agent_job *j, int cancelled);
+/* Forgets the cached reply (and frees it). */
+void agent_list_cache_drop(struct agent *a);
 
 /* agent/lock.c */
 int agent_lock(struct agent *a, struct proto_text passphrase);

@@ -297,6 +297,9 @@ dispatch_extension(struct agent_conn *c, const struct proto_request *req)
 	case PROTO_EXT_STATUS:
 		return dispatch_status(c, req);
 	case PROTO_EXT_LIST:
+		if (!(req->u.list.flags & PROTO_LIST_RESCAN) &&
+		    agent_list_cache_reply(agent_conn_agent(c), c))
+			return;
 		return dispatch_to_pool(c, req, AGENT_JOB_LIST);
 	case PROTO_EXT_SIGN_DIGEST:
 		return dispatch_to_pool(c, req, AGENT_JOB_SIGN_DIGEST);

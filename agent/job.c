@@ -162,6 +162,7 @@ job_after(uv_work_t *w, int status)
 		j->result = P11A_E_CANCELLED;
 	else
 		job_note_login(j);
+	agent_list_cache_job_done(j, status == UV_ECANCELED);
 	if (j->conn != NULL && !agent_conn_is_closing(j->conn)) {
 		if (status == UV_ECANCELED) {
 			proto_writer_reset(&j->reply);
@@ -182,6 +183,7 @@ agent_job_queue(struct agent_job *j)
 	int r;
 
 	a->jobs_in_flight++;
+	agent_list_cache_job_queued(j);
 	r = uv_queue_work(a->loop, &j->work, job_work, job_after);
 	if (r != 0) {
 		a->jobs_in_flight--;

@@ -51,6 +51,7 @@ struct agent_job {
 	uint32_t mech, hash, mgf1, salt, padding, ssh_flags;
 	uint32_t key_type, bits; /* keygen */
 	uint32_t list_flags;     /* PROTO_LIST_* */
+	unsigned long list_gen;  /* agent->list_gen when queued */
 	uint8_t *cert;           /* import, attach-cert */
 	size_t cert_len;
 	uint8_t *chain[PROTO_IMPORT_MAX_CHAIN]; /* import */

@@ -182,6 +182,7 @@ main_serve(struct agent *a, int listen_fd, int ready_fd)
 		agent_log(AGENT_LOG_WARNING, "loop closed with handles open");
 	tok_ctx_free(a->tokens);
 	agent_login_free_all(a);
+	agent_list_cache_drop(a);
 	agent_log(AGENT_LOG_INFO, "stopped");
 	return r == 0 ? 0 : 1;
 }

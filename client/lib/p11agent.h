@@ -284,9 +284,10 @@ struct p11agent_list {
  * byte fields are NULL with length 0.  Returns 0 or a P11AGENT_E_* code.
  *
  * The agent answers from what it last read off the tokens unless a card
- * was inserted, removed or swapped since, or that reading is a few seconds
- * old.  p11agent_list_rescan() makes it read every token again first: for
- * a person asking "which keys do I have", not for every signature.
+ * was inserted, removed or swapped since (seen within a second), or that
+ * reading is a few seconds old.  p11agent_list_rescan() makes it read
+ * every token again first: for a person asking "which keys do I have",
+ * not for every signature.
  */
 int p11agent_list(struct p11agent_conn *conn, struct p11agent_list **out);
 int p11agent_list_rescan(struct p11agent_conn *conn,

@@ -94,7 +94,8 @@ lib_run(struct p11agent_conn *c, int argc, char **argv, uint8_t *in,
 }
 
 /*
- * "list [rescan]": one line per token ("token LABEL") and key ("key URI"),
+ * "list [rescan]": one line per token ("token LABEL", then " logged-in"
+ * when it is) and key ("key URI"),
  * as p11agent_list() or p11agent_list_rescan() gives them.
  */
 static int
@@ -108,7 +109,10 @@ lib_list(struct p11agent_conn *c, int rescan)
 	if (r != 0)
 		return r;
 	for (i = 0; i < l->ntokens; i++)
-		printf("token %s\n", l->tokens[i].label);
+		printf("token %s%s\n", l->tokens[i].label,
+		       l->tokens[i].flags & P11AGENT_TOKEN_LOGGED_IN
+		           ? " logged-in"
+		           : "");
 	for (i = 0; i < l->nkeys; i++)
 		printf("key %s\n", l->keys[i].uri);
 	p11agent_list_free(l);

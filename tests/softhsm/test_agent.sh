@@ -308,4 +308,36 @@ wrong_pin() {
 }
 t_check "a wrong PIN via p11 unlock: clear message with tries left, exactly one C_Login" wrong_pin
 
+# Lists right after one another: the second is the first's reply again,
+# without a token call; a change made through the agent shows at once;
+# after a second the token is read again.
+list_cache() {
+	[ -r "$SPY" ] || { echo "no pkcs11-spy"; return 1; }
+	PKCS11SPY=$M PKCS11SPY_OUTPUT=$W/spy-list.log fg_agent --module "$SPY" || return 1
+	unlock >/dev/null || return 1
+	local n1 n2 n3
+	"$LIBTOOL" "$SOCK" list >"$W/lc1" || return 1
+	n1=$(grep -c "C_GetTokenInfo" "$W/spy-list.log")
+	"$LIBTOOL" "$SOCK" list >"$W/lc2" || return 1
+	n2=$(grep -c "C_GetTokenInfo" "$W/spy-list.log")
+	echo "C_GetTokenInfo calls: $n1 after the first list, $n2 after the second"
+	cmp -s "$W/lc1" "$W/lc2" || { echo "the second list differs"; diff "$W/lc1" "$W/lc2"; return 1; }
+	[ "$n2" -eq "$n1" ] || { echo "the second list asked the token"; return 1; }
+	grep -q "^token $P11A_TEST_TOKEN logged-in$" "$W/lc1" || { echo "not listed as logged in:"; cat "$W/lc1"; return 1; }
+	[ "$(grep -c '^key ' "$W/lc1")" -eq 4 ] || { echo "want 4 keys:"; cat "$W/lc1"; return 1; }
+	p11 logout "$P11A_TEST_TOKEN" || return 1
+	"$LIBTOOL" "$SOCK" list >"$W/lc3" || return 1
+	grep -q "^token $P11A_TEST_TOKEN$" "$W/lc3" || { echo "still logged in after logout:"; cat "$W/lc3"; return 1; }
+	unlock >/dev/null || return 1
+	"$LIBTOOL" "$SOCK" list >"$W/lc4" || return 1
+	cmp -s "$W/lc1" "$W/lc4" || { echo "after unlock the list differs:"; diff "$W/lc1" "$W/lc4"; return 1; }
+	n2=$(grep -c "C_GetTokenInfo" "$W/spy-list.log")
+	sleep 1.2
+	"$LIBTOOL" "$SOCK" list >/dev/null || return 1
+	n3=$(grep -c "C_GetTokenInfo" "$W/spy-list.log")
+	[ "$n3" -gt "$n2" ] || { echo "a list after 1.2 s did not ask the token"; return 1; }
+	fg_stop
+}
+t_check "a list right after a list is answered without token calls; logout and unlock show at once" list_cache
+
 t_done
