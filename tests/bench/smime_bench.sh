@@ -54,10 +54,12 @@ mail4k() { # NAME OUT
 }
 
 # medians K FN...: runs every FN K once as a warm-up, then RUNS rounds of
-# each FN in turn (interleaved, so load changes hit all alike); prints the
-# median wall time in ms of each, or n/a for a FN that failed.
+# each FN in turn (interleaved, so load changes hit all alike; each round
+# starts with the next FN, so none always runs right after the same
+# other one); prints the median wall time in ms of each, or n/a for a FN
+# that failed.
 medians() {
-	local k=$1 t0 t1 n
+	local k=$1 t0 t1 n i round=0
 	shift
 	local -a fns=("$@") ok=() all=()
 	for n in "${!fns[@]}"; do
@@ -65,7 +67,8 @@ medians() {
 		all[$n]=
 	done
 	for _ in $(seq "$runs"); do
-		for n in "${!fns[@]}"; do
+		for i in "${!fns[@]}"; do
+			n=$(((i + round) % ${#fns[@]}))
 			[ "${ok[$n]}" = 1 ] || continue
 			# EPOCHREALTIME: no clock process inside the window
 			t0=${EPOCHREALTIME/[.,]/}
@@ -73,6 +76,7 @@ medians() {
 			t1=${EPOCHREALTIME/[.,]/}
 			all[$n]="${all[$n]} $((t1 - t0))"
 		done
+		round=$((round + 1))
 	done
 	for n in "${!fns[@]}"; do
 		if [ "${ok[$n]}" != 1 ]; then echo n/a; continue; fi
