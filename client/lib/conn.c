@@ -377,8 +377,12 @@ p11agent_conn_path(const struct p11agent_conn *conn)
 
 /* Errors. */
 
-int
-clib_begin(struct p11agent_conn *conn)
+/*
+ * The checks before a request (want_pending false) or before reading the
+ * reply to one that clib_post() sent (want_pending true).
+ */
+static int
+begin_step(struct p11agent_conn *conn, bool want_pending)
 {
 	if (conn == NULL)
 		return P11A_E_ARGS;
@@ -386,26 +390,25 @@ clib_begin(struct p11agent_conn *conn)
 	if (conn->broken)
 		return clib_fail(conn, P11A_E_IO,
 		                 "connection to the agent is no longer usable");
-	if (conn->pending)
+	if (conn->pending != want_pending)
 		return clib_fail(conn, P11A_E_ARGS,
-		                 "the reply to an earlier request has not been "
-		                 "read yet");
+		                 want_pending
+		                     ? "no request is waiting for its reply"
+		                     : "the reply to an earlier request has "
+		                       "not been read yet");
 	return 0;
+}
+
+int
+clib_begin(struct p11agent_conn *conn)
+{
+	return begin_step(conn, false);
 }
 
 int
 clib_begin_collect(struct p11agent_conn *conn)
 {
-	if (conn == NULL)
-		return P11A_E_ARGS;
-	conn->errmsg[0] = '\0';
-	if (conn->broken)
-		return clib_fail(conn, P11A_E_IO,
-		                 "connection to the agent is no longer usable");
-	if (!conn->pending)
-		return clib_fail(conn, P11A_E_ARGS,
-		                 "no request is waiting for its reply");
-	return 0;
+	return begin_step(conn, true);
 }
 
 int
