@@ -385,6 +385,37 @@ no_from_header() {
 }
 t_case "sign without From: is a usage error (exit 2) and writes nothing; --from signs it" no_from_header
 
+# sign_fails CODE PATTERN ARGS...: p11 sign ARGS -o OUT exits with CODE,
+# says PATTERN on stderr, leaves OUT as it was and no temp file beside it.
+sign_fails() {
+	local code=$1 pattern=$2 rc=0 sum
+	shift 2
+	echo untouched >"$W/sf.out"
+	sum=$(t_file_sum "$W/sf.out")
+	"$P11" --no-autostart "$@" -o "$W/sf.out" 2>"$W/sf.err" || rc=$?
+	[ "$rc" = "$code" ] || { echo "p11 $*: exit $rc, want $code"; cat "$W/sf.err"; return 1; }
+	grep -q -- "$pattern" "$W/sf.err" || { echo "p11 $*: no '$pattern' in:"; cat "$W/sf.err"; return 1; }
+	[ "$(t_file_sum "$W/sf.out")" = "$sum" ] || { echo "p11 $*: -o file was changed"; return 1; }
+	! ls "$W"/.p11-out-* >/dev/null 2>&1 || { echo "p11 $*: a temp file was left"; return 1; }
+}
+sign_errors() {
+	local m=$W/se.in s=(--socket "$SOCK") rc
+	mkmail rsa2048@p11agent.test bob@p11agent.test "sign errors" "$m"
+	head -c 3000 /dev/urandom >"$W/se.bin"
+	sign_fails 5 "object=nosuch" "${s[@]}" sign --key "$(uri nosuch)" "$m" || return 1
+	sign_fails 2 "needs an RSA key" "${s[@]}" sign --pss --key "$(uri p256)" "$m" || return 1
+	sign_fails 2 "unknown digest 'md5'" "${s[@]}" sign --digest md5 "$m" || return 1
+	sign_fails 1 "not a mail message" "${s[@]}" sign --from rsa2048@p11agent.test "$W/se.bin" || return 1
+	sign_fails 1 "No such file" "${s[@]}" sign "$W/no-such.in" || return 1
+	sign_fails 3 "no agent is running" --socket "$W/no-agent.sock" sign "$m" || return 1
+	p11 logout "$P11A_TEST_TOKEN" >/dev/null || return 1
+	sign_fails 7 "login required for token '$P11A_TEST_TOKEN'" "${s[@]}" sign "$m"
+	rc=$?
+	p11 unlock --pin-fd 3 "$P11A_TEST_TOKEN" 3<"$T_DIR/pin" >/dev/null || { echo "unlock again failed"; return 1; }
+	[ $rc = 0 ] && p11 sign -o "$W/se.out" "$m"
+}
+t_case "sign errors (unknown key, --pss on EC, bad digest, not a mail, no input, no agent, logged out): exit code, message, nothing written" sign_errors
+
 # --- 2. peers encrypt -> p11 decrypt --------------------------------------
 # dec_check TAG MSG PLAIN INTEGRITY: p11 decrypt --json -o, and again to
 # stdout without --json.
