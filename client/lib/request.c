@@ -271,11 +271,10 @@ list_call(struct p11agent_conn *conn, uint32_t flags,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
 	if (out == NULL)
 		return conn == NULL ? P11A_E_ARGS
 		                    : clib_fail(conn, P11A_E_ARGS, NULL);
+	*out = NULL;
 	if ((r = list_send(conn, flags)) != 0)
 		return r;
 	return p11agent_list_recv(conn, out);
