@@ -29,10 +29,15 @@ enum {
 	OPT_PSS,
 };
 
-/* The agent key a struct smime_signer signs with. */
+/*
+ * The agent key a struct smime_signer signs with, and that signer: its
+ * chain is filled in while the agent signs (smime.h allows it).
+ */
 struct agent_signer {
 	struct p11agent_conn *conn;
 	const struct p11agent_key *key;
+	struct smime_signer *signer;
+	struct smime_der_chain chain;
 };
 
 static uint32_t
@@ -48,26 +53,52 @@ agent_hash(int md_nid)
 	}
 }
 
-/* struct smime_signer's sign(): one sign-digest request. */
+/*
+ * The chain the store knows for the key's certificate (empty when none),
+ * into the signer.
+ */
+static void
+load_chain(struct agent_signer *a)
+{
+	struct smime_store *store = NULL;
+
+	smime_der_chain_cleanup(&a->chain);
+	if (cli_smime_store_open(&store) == 0)
+		smime_store_chain_der(store, a->key->cert_der,
+		                      a->key->cert_der_len, &a->chain);
+	smime_store_free(store);
+	a->signer->chain = (const uint8_t *const *)a->chain.der;
+	a->signer->chain_len = a->chain.len;
+	a->signer->nchain = a->chain.n;
+}
+
+/*
+ * struct smime_signer's sign(): one sign-digest request, and the chain
+ * read from the store while the agent works on it.
+ */
 static int
 agent_sign(void *ctx, int md_nid, bool pss, const uint8_t *dg, size_t dglen,
            uint8_t *sig, size_t *siglen)
 {
-	const struct agent_signer *a = ctx;
+	struct agent_signer *a = ctx;
 	uint32_t hash = agent_hash(md_nid);
+	bool rsa = a->key->key_type == P11AGENT_KEY_RSA;
+	uint32_t mech = !rsa  ? P11AGENT_MECH_ECDSA
+	                : pss ? P11AGENT_MECH_RSA_PSS
+	                      : P11AGENT_MECH_RSA_PKCS1;
 	uint8_t rs[2 * 66 + 2];
 	size_t rslen = sizeof(rs);
 	int r;
 
-	if (a->key->key_type == P11AGENT_KEY_RSA)
-		return p11agent_sign_digest(
-		    a->conn, a->key->uri,
-		    pss ? P11AGENT_MECH_RSA_PSS : P11AGENT_MECH_RSA_PKCS1, hash,
-		    pss ? hash : 0, pss ? (uint32_t)dglen : 0, dg, dglen, sig,
-		    siglen);
+	if ((r = p11agent_sign_digest_send(
+	         a->conn, a->key->uri, mech, hash, pss ? hash : 0,
+	         pss ? (uint32_t)dglen : 0, dg, dglen)) != 0)
+		return r;
+	load_chain(a);
+	if (rsa)
+		return p11agent_sign_digest_recv(a->conn, sig, siglen);
 	/* The agent gives r||s; CMS wants an Ecdsa-Sig-Value (RFC 5753). */
-	if ((r = p11agent_sign_digest(a->conn, a->key->uri, P11AGENT_MECH_ECDSA,
-	                              hash, 0, 0, dg, dglen, rs, &rslen)) != 0)
+	if ((r = p11agent_sign_digest_recv(a->conn, rs, &rslen)) != 0)
 		return r;
 	return smime_ecdsa_sig_der(rs, rslen, sig, siglen);
 }
@@ -78,19 +109,6 @@ sign_fail(struct p11agent_conn *conn, int err)
 	if (err == P11AGENT_E_FORMAT || err == P11AGENT_E_TOO_LARGE)
 		return cli_fail(err, "the input is not a mail message", "sign");
 	return cli_fail_conn(conn, err, "sign");
-}
-
-/* The chain the store knows for k's certificate; empty when none. */
-static void
-load_chain(const struct p11agent_key *k, struct smime_der_chain *chain)
-{
-	struct smime_store *store = NULL;
-
-	memset(chain, 0, sizeof(*chain));
-	if (cli_smime_store_open(&store) == 0)
-		smime_store_chain_der(store, k->cert_der, k->cert_der_len,
-		                      chain);
-	smime_store_free(store);
 }
 
 struct sign_args {
@@ -158,9 +176,8 @@ static int
 sign_with(struct cli *cli, struct p11agent_conn *conn,
           const struct p11agent_key *k, const struct sign_args *a, int fd)
 {
-	struct agent_signer as = {conn, k};
-	struct smime_der_chain chain;
 	struct smime_signer signer;
+	struct agent_signer as;
 	struct smime_sign_opts so;
 	struct cli_smime_out out;
 	int r;
@@ -171,13 +188,13 @@ sign_with(struct cli *cli, struct p11agent_conn *conn,
 		return cli_fail(P11AGENT_E_KEY_TYPE,
 		                "S/MIME signs with RSA and EC keys only",
 		                "sign");
-	load_chain(k, &chain);
 	memset(&signer, 0, sizeof(signer));
+	memset(&as, 0, sizeof(as));
+	as.conn = conn;
+	as.key = k;
+	as.signer = &signer;
 	signer.cert = k->cert_der;
 	signer.cert_len = k->cert_der_len;
-	signer.chain = (const uint8_t *const *)chain.der;
-	signer.chain_len = chain.len;
-	signer.nchain = chain.n;
 	signer.sign = agent_sign;
 	signer.ctx = &as;
 	memset(&so, 0, sizeof(so));
@@ -194,7 +211,7 @@ sign_with(struct cli *cli, struct p11agent_conn *conn,
 			r = cli_smime_out_commit(&out);
 	}
 	cli_smime_out_abort(&out);
-	smime_der_chain_cleanup(&chain);
+	smime_der_chain_cleanup(&as.chain);
 	return r;
 }
 

@@ -373,6 +373,19 @@ int p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
                          size_t digest_len, uint8_t *sig, size_t *sig_len);
 
 /*
+ * p11agent_sign_digest() in two halves, like p11agent_list_send() and
+ * p11agent_list_recv(): the request goes out, the caller does work of its
+ * own (p11 sign reads the certificate chain), then collects the
+ * signature.  In between, conn takes no other request.
+ */
+int p11agent_sign_digest_send(struct p11agent_conn *conn, const char *key_uri,
+                              uint32_t mech, uint32_t hash, uint32_t mgf1_hash,
+                              uint32_t salt_len, const uint8_t *digest,
+                              size_t digest_len);
+int p11agent_sign_digest_recv(struct p11agent_conn *conn, uint8_t *sig,
+                              size_t *sig_len);
+
+/*
  * Decrypts an RSA ciphertext (decrypt@p11agent).  padding is a
  * P11AGENT_PADDING_*; oaep_hash, mgf1_hash and label (label_len bytes,
  * may be NULL when 0) are the OAEP parameters and 0/NULL otherwise.  The

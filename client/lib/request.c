@@ -467,32 +467,52 @@ p11agent_names_free(char **names)
 /* Private-key operations. */
 
 int
-p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
-                     uint32_t mech, uint32_t hash, uint32_t mgf1_hash,
-                     uint32_t salt_len, const uint8_t *digest,
-                     size_t digest_len, uint8_t *sig, size_t *sig_len)
+p11agent_sign_digest_send(struct p11agent_conn *conn, const char *key_uri,
+                          uint32_t mech, uint32_t hash, uint32_t mgf1_hash,
+                          uint32_t salt_len, const uint8_t *digest,
+                          size_t digest_len)
 {
 	struct proto_sign_digest_request req;
+	struct clib_call c;
+	int r;
+
+	if ((r = clib_call_start(conn, &c,
+	                         key_uri != NULL && (digest != NULL ||
+	                                             digest_len == 0))) == 0) {
+		memset(&req, 0, sizeof(req));
+		req.key_uri = proto_text_from(key_uri);
+		req.mechanism = mech;
+		req.hash = hash;
+		req.mgf1_hash = mgf1_hash;
+		req.salt_len = salt_len;
+		req.digest.p = digest;
+		req.digest.len = digest_len;
+		r = clib_post(conn, &c.w,
+		              proto_sign_digest_request_encode(&c.w, &req),
+		              conn->timeout_ms);
+	}
+	clib_call_cleanup(&c);
+	return r;
+}
+
+int
+p11agent_sign_digest_recv(struct p11agent_conn *conn, uint8_t *sig,
+                          size_t *sig_len)
+{
 	struct proto_sign_digest_reply rep;
 	struct clib_call c;
 	size_t cap = take_cap(sig_len);
 	int r;
 
-	if ((r = clib_call_start(conn, &c,
-	                         key_uri != NULL && sig_len != NULL &&
-	                             (digest != NULL || digest_len == 0))) != 0)
+	memset(&c, 0, sizeof(c));
+	proto_writer_init(&c.w);
+	if ((r = clib_begin_collect(conn)) != 0)
 		goto out;
-	memset(&req, 0, sizeof(req));
-	req.key_uri = proto_text_from(key_uri);
-	req.mechanism = mech;
-	req.hash = hash;
-	req.mgf1_hash = mgf1_hash;
-	req.salt_len = salt_len;
-	req.digest.p = digest;
-	req.digest.len = digest_len;
-	if ((r = clib_call_send(conn, &c,
-	                        proto_sign_digest_request_encode(&c.w, &req),
-	                        conn->timeout_ms)) != 0)
+	if (sig_len == NULL) {
+		r = clib_fail(conn, P11A_E_ARGS, NULL);
+		goto out;
+	}
+	if ((r = clib_collect(conn, &c.body, &c.len)) != 0)
 		goto out;
 	r = proto_sign_digest_reply_decode(c.body, c.len, &rep, &c.fail);
 	if ((r = clib_reply(conn, r, &c.fail, "sign-digest@p11agent")) != 0)
@@ -501,6 +521,26 @@ p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
 out:
 	clib_call_cleanup(&c);
 	return r;
+}
+
+int
+p11agent_sign_digest(struct p11agent_conn *conn, const char *key_uri,
+                     uint32_t mech, uint32_t hash, uint32_t mgf1_hash,
+                     uint32_t salt_len, const uint8_t *digest,
+                     size_t digest_len, uint8_t *sig, size_t *sig_len)
+{
+	int r;
+
+	if (sig_len == NULL)
+		return conn == NULL ? P11A_E_ARGS
+		                    : clib_fail(conn, P11A_E_ARGS, NULL);
+	if ((r = p11agent_sign_digest_send(conn, key_uri, mech, hash, mgf1_hash,
+	                                   salt_len, digest, digest_len)) !=
+	    0) {
+		take_cap(sig_len);
+		return r;
+	}
+	return p11agent_sign_digest_recv(conn, sig, sig_len);
 }
 
 int

@@ -524,8 +524,7 @@ smime_build_signed_data(const struct smime_signer *sg, int md_nid, bool pss,
 	memset(&sd, 0, sizeof(sd));
 	memset(&certs, 0, sizeof(certs));
 	memset(&t, 0, sizeof(t));
-	if (mi == NULL || sg == NULL || sg->cert == NULL || sg->sign == NULL ||
-	    (sg->nchain > 0 && (sg->chain == NULL || sg->chain_len == NULL)))
+	if (mi == NULL || sg == NULL || sg->cert == NULL || sg->sign == NULL)
 		return P11A_E_ARGS;
 	if ((r = parse_cert(sg->cert, sg->cert_len, &ci)) != 0)
 		return r;
@@ -541,6 +540,11 @@ smime_build_signed_data(const struct smime_signer *sg, int md_nid, bool pss,
 	if (siglen == 0 || siglen > sizeof(sig) ||
 	    !sig_plausible(&ci, sig, siglen)) {
 		r = P11A_E_SIGNATURE;
+		goto out;
+	}
+	/* Only now: sign() may have filled the chain in (smime.h). */
+	if (sg->nchain > 0 && (sg->chain == NULL || sg->chain_len == NULL)) {
+		r = P11A_E_ARGS;
 		goto out;
 	}
 	/* SignerInfo (RFC 5652 5.3): version 1, issuerAndSerialNumber. */

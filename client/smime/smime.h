@@ -40,6 +40,11 @@ struct smime_signer {
 	const size_t *chain_len;
 	size_t nchain;
 	/*
+	 * chain, chain_len and nchain are read only after sign() returned,
+	 * so a signer whose signature comes from elsewhere may fill them in
+	 * while it waits (p11 sign reads the chain from the store while the
+	 * agent signs).
+	 *
 	 * Signs dg (dglen bytes, digest md_nid of the DER signed
 	 * attributes).  pss: RSASSA-PSS, MGF1 with md_nid, salt length =
 	 * digest length.  Writes the SignerInfo signature value into sig

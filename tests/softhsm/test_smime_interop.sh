@@ -416,6 +416,26 @@ sign_errors() {
 }
 t_case "sign errors (unknown key, --pss on EC, bad digest, not a mail, no input, no agent, logged out): exit code, message, nothing written" sign_errors
 
+# The chain comes from the store: with the intermediate there, the
+# signature verifies against the root alone; without it, it does not.
+sign_chain_from_store() {
+	local fpr m=$W/chain.in
+	mkmail rsa2048@p11agent.test bob@p11agent.test "chain" "$m"
+	fpr=$(openssl x509 -in "$CA/intermediate.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+	p11 certs remove "$fpr" >/dev/null 2>&1
+	p11 sign -o "$W/chain0.eml" "$m" || return 1
+	! openssl cms -verify -CAfile "$CA/root.pem" -in "$W/chain0.eml" -out /dev/null 2>/dev/null ||
+		{ echo "verified against the root without the intermediate in the store"; return 1; }
+	p11 certs add "$CA/intermediate.pem" || return 1
+	p11 sign -o "$W/chain1.eml" "$m" || return 1
+	openssl cms -verify -CAfile "$CA/root.pem" -in "$W/chain1.eml" -out /dev/null ||
+		{ echo "the intermediate from the store is not in the signature"; return 1; }
+	p11 sign --key "$(uri p256)" -o "$W/chain2.eml" "$m" || return 1
+	openssl cms -verify -CAfile "$CA/root.pem" -in "$W/chain2.eml" -out /dev/null ||
+		{ echo "ECDSA: the intermediate from the store is not in the signature"; return 1; }
+}
+t_case "sign takes the intermediate from the store: verifies against the root alone (RSA, ECDSA); without it, does not" sign_chain_from_store
+
 # --- 2. peers encrypt -> p11 decrypt --------------------------------------
 # dec_check TAG MSG PLAIN INTEGRITY: p11 decrypt --json -o, and again to
 # stdout without --json.

@@ -525,6 +525,53 @@ test_sign_digest(void **state)
 	finish(&fa, conn);
 }
 
+/* The signature in two halves: nothing else goes out in between. */
+static void
+test_sign_digest_send_recv(void **state)
+{
+	static const uint8_t digest[32] = {0xcc};
+	struct p11agent_list *l = NULL;
+	struct p11agent_conn *conn;
+	struct fake_agent fa;
+	uint8_t sig[64];
+	size_t siglen = sizeof(sig);
+
+	(void)state;
+	conn = connect_fake(&fa, h_ok, NULL);
+	assert_int_equal(p11agent_sign_digest_recv(conn, sig, &siglen),
+	                 P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_sign_digest_send(conn, "pkcs11:id=%01",
+	                                           P11AGENT_MECH_RSA_PKCS1,
+	                                           P11AGENT_HASH_SHA256, 0, 0,
+	                                           digest, sizeof(digest)),
+	                 0);
+	assert_int_equal(p11agent_list(conn, &l), P11AGENT_E_ARGS);
+	assert_null(l);
+	assert_int_equal(p11agent_sign_digest_send(conn, "pkcs11:id=%01",
+	                                           P11AGENT_MECH_RSA_PKCS1,
+	                                           P11AGENT_HASH_SHA256, 0, 0,
+	                                           digest, sizeof(digest)),
+	                 P11AGENT_E_ARGS);
+	siglen = sizeof(sig);
+	assert_int_equal(p11agent_sign_digest_recv(conn, sig, &siglen), 0);
+	assert_int_equal(siglen, sizeof(fake_sig));
+	assert_memory_equal(sig, fake_sig, sizeof(fake_sig));
+	assert_int_equal(fa.nrequests, 1);
+	/* In step again; arguments are checked before anything is sent. */
+	assert_int_equal(
+	    p11agent_sign_digest_send(conn, NULL, 1, 3, 0, 0, digest, 32),
+	    P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_list(conn, &l), 0);
+	p11agent_list_free(l);
+	assert_int_equal(fa.nrequests, 2);
+	assert_int_equal(p11agent_sign_digest_send(NULL, "pkcs11:id=%01", 1, 3,
+	                                           0, 0, digest, 32),
+	                 P11AGENT_E_ARGS);
+	assert_int_equal(p11agent_sign_digest_recv(NULL, sig, &siglen),
+	                 P11AGENT_E_ARGS);
+	finish(&fa, conn);
+}
+
 static void
 test_decrypt_derive(void **state)
 {
@@ -1088,6 +1135,7 @@ run_conn_tests(void)
 	    cmocka_unit_test(test_list_send_recv),
 	    cmocka_unit_test(test_status_query),
 	    cmocka_unit_test(test_sign_digest),
+	    cmocka_unit_test(test_sign_digest_send_recv),
 	    cmocka_unit_test(test_decrypt_derive),
 	    cmocka_unit_test(test_login_logout_lock),
 	    cmocka_unit_test(test_ssh),
