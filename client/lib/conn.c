@@ -676,6 +676,20 @@ clib_call_start(struct p11agent_conn *conn, struct clib_call *c, bool args_ok)
 }
 
 int
+clib_call_collect(struct p11agent_conn *conn, struct clib_call *c, bool args_ok)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	proto_writer_init(&c->w);
+	if ((r = clib_begin_collect(conn)) != 0)
+		return r;
+	if (!args_ok)
+		return clib_fail(conn, P11A_E_ARGS, NULL);
+	return clib_collect(conn, &c->body, &c->len);
+}
+
+int
 clib_call_send(struct p11agent_conn *conn, struct clib_call *c, int enc,
                int timeout_ms)
 {

@@ -95,6 +95,15 @@ int clib_call_start(struct p11agent_conn *conn, struct clib_call *c,
                     bool args_ok);
 
 /*
+ * Initialises c and reads into it the reply to a request clib_post()
+ * sent: clib_begin_collect(), then P11A_E_ARGS when args_ok is false (the
+ * reply stays pending), then clib_collect().  c is then ready for the
+ * reply decoder and for clib_call_cleanup().
+ */
+int clib_call_collect(struct p11agent_conn *conn, struct clib_call *c,
+                      bool args_ok);
+
+/*
  * clib_transact() of the request in c->w (enc is what its encoder
  * returned), leaving the reply frame in c->body and c->len.
  */

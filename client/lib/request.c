@@ -242,17 +242,9 @@ p11agent_list_recv(struct p11agent_conn *conn, struct p11agent_list **out)
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
-	memset(&c, 0, sizeof(c));
-	proto_writer_init(&c.w);
 	if (out != NULL)
 		*out = NULL;
-	if ((r = clib_begin_collect(conn)) != 0)
-		goto out;
-	if (out == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
-	if ((r = clib_collect(conn, &c.body, &c.len)) != 0)
+	if ((r = clib_call_collect(conn, &c, out != NULL)) != 0)
 		goto out;
 	r = proto_list_reply_decode(c.body, c.len, &rep, &c.fail);
 	if ((r = clib_reply(conn, r, &c.fail, "list@p11agent")) != 0)
@@ -504,15 +496,7 @@ p11agent_sign_digest_recv(struct p11agent_conn *conn, uint8_t *sig,
 	size_t cap = take_cap(sig_len);
 	int r;
 
-	memset(&c, 0, sizeof(c));
-	proto_writer_init(&c.w);
-	if ((r = clib_begin_collect(conn)) != 0)
-		goto out;
-	if (sig_len == NULL) {
-		r = clib_fail(conn, P11A_E_ARGS, NULL);
-		goto out;
-	}
-	if ((r = clib_collect(conn, &c.body, &c.len)) != 0)
+	if ((r = clib_call_collect(conn, &c, sig_len != NULL)) != 0)
 		goto out;
 	r = proto_sign_digest_reply_decode(c.body, c.len, &rep, &c.fail);
 	if ((r = clib_reply(conn, r, &c.fail, "sign-digest@p11agent")) != 0)
