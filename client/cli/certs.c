@@ -229,7 +229,7 @@ cli_cmd_certs(struct cli *cli, int argc, char **argv)
 	} else {
 		return cli_usage_error(cli, "unknown certs command '%s'", verb);
 	}
-	if ((r = cli_smime_store_open(&st)) != 0)
+	if ((r = cli_smime_store_open(&st, true)) != 0)
 		return r;
 	if (strcmp(verb, "list") == 0) {
 		r = certs_list(st, json);

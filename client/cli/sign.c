@@ -63,7 +63,7 @@ load_chain(struct agent_signer *a)
 	struct smime_store *store = NULL;
 
 	smime_der_chain_cleanup(&a->chain);
-	if (cli_smime_store_open(&store) == 0)
+	if (cli_smime_store_open(&store, false) == 0)
 		smime_store_chain_der(store, a->key->cert_der,
 		                      a->key->cert_der_len, &a->chain);
 	smime_store_free(store);

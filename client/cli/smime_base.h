@@ -52,8 +52,13 @@ void cli_smime_out_abort(struct cli_smime_out *o);
 /* Lower-case address of the message's From: field (first one). */
 bool cli_smime_from_addr(int fd, char *buf, size_t len);
 
-/* Opens the user's certificate store ($XDG_DATA_HOME/p11agent/certs). */
-int cli_smime_store_open(struct smime_store **out);
+/*
+ * Opens the user's certificate store ($XDG_DATA_HOME/p11agent/certs).
+ * When HOME and XDG_DATA_HOME name none (a service account), a command
+ * that needs a store fails with a message; the others (required false)
+ * get NULL, which reads as an empty store.
+ */
+int cli_smime_store_open(struct smime_store **out, bool required);
 
 /* Parses --digest (sha256|sha384|sha512); returns the NID or 0. */
 int cli_smime_digest_nid(const char *name);

@@ -89,6 +89,14 @@ int cli_smime_fail(struct p11agent_conn *conn, int err, const char *what);
 int cli_ossl_agent_error(char *msg, size_t len);
 
 /*
+ * A warning on stderr when the good signer's certificate could not be
+ * kept in the store (a read-only home): the verdict stands, but a later
+ * `p11 encrypt -r` to that address will not find it.
+ */
+void cli_smime_warn_not_kept(const struct smime_store *store,
+                             const struct smime_signer_info *si);
+
+/*
  * Adds the CA certificates above the key's certificate that the store
  * holds (intermediates kept from verified mail, or added), so that
  * signatures carry the chain.

@@ -249,6 +249,18 @@ cli_smime_pick_key(const struct p11agent_list *list, const char *addr,
 	return cli_smime_pick_key_by(list, addr, uri, key_cert_has_email, out);
 }
 
+void
+cli_smime_warn_not_kept(const struct smime_store *store,
+                        const struct smime_signer_info *si)
+{
+	if (store == NULL || si->store_errno == 0)
+		return;
+	fprintf(stderr,
+	        "p11: warning: the signer's certificate was not kept in %s: "
+	        "%s\n",
+	        smime_store_dir(store), strerror(si->store_errno));
+}
+
 int
 cli_smime_add_chain(struct smime_store *store, struct smime_key *key)
 {

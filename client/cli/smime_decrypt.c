@@ -113,7 +113,7 @@ cli_cmd_decrypt(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_smime_verify_begin(cli, argc, argv, &vo, &fd)) >= 0)
 		return r;
-	if ((r = cli_smime_store_open(&store)) != 0)
+	if ((r = cli_smime_store_open(&store, false)) != 0)
 		goto out;
 	vo.store = store;
 	if ((r = cli_connect(cli, &conn)) != 0)
@@ -150,6 +150,8 @@ cli_cmd_decrypt(struct cli *cli, int argc, char **argv)
 		print_json(&res, verify);
 	else
 		print_text(&res, verify);
+	if (verify && res.signed_layer)
+		cli_smime_warn_not_kept(store, &res.signer);
 	if (res.status != SMIME_D_OK) {
 		r = cli_smime_dexit(res.status);
 		goto out;

@@ -166,7 +166,7 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 		}
 		from = addr;
 	}
-	if ((r = cli_smime_store_open(&store)) != 0)
+	if ((r = cli_smime_store_open(&store, false)) != 0)
 		goto out;
 	for (i = 0; i < nrcpt; i++) {
 		if (access(rcpt[i], F_OK) == 0 ||
@@ -182,9 +182,13 @@ cli_cmd_encrypt(struct cli *cli, int argc, char **argv)
 		} else if (smime_store_find(store, rcpt[i], &x, &caps) != 0) {
 			fprintf(
 			    stderr,
-			    "p11: no usable certificate for %s in the store "
-			    "(verify a signed message from them, or p11 "
-			    "certs add)\n",
+			    store != NULL
+			        ? "p11: no usable certificate for %s in the "
+			          "store (verify a signed message from them, "
+			          "or p11 certs add)\n"
+			        : "p11: no certificate store to look %s up in "
+			          "(set XDG_DATA_HOME or HOME), give the "
+			          "certificate file instead\n",
 			    cli_safe(safe, sizeof(safe), rcpt[i]));
 			r = P11_EXIT_KEY_NOT_FOUND;
 			goto out;

@@ -180,11 +180,13 @@ cli_smime_out_abort(struct cli_smime_out *o)
 }
 
 int
-cli_smime_store_open(struct smime_store **out)
+cli_smime_store_open(struct smime_store **out, bool required)
 {
 	int r;
 
-	if ((r = smime_store_open(NULL, out)) != 0) {
+	if ((r = smime_store_open(NULL, out)) == P11AGENT_E_ARGS && !required)
+		return 0;
+	if (r != 0) {
 		fprintf(stderr,
 		        "p11: cannot open the certificate store (set "
 		        "XDG_DATA_HOME or HOME): %s\n",

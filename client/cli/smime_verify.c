@@ -92,7 +92,7 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_smime_verify_begin(cli, argc, argv, &vo, &fd)) >= 0)
 		return r;
-	if ((r = cli_smime_store_open(&store)) != 0)
+	if ((r = cli_smime_store_open(&store, false)) != 0)
 		goto out;
 	vo.store = store;
 	if (outpath != NULL && (r = cli_smime_out_open(&out, outpath)) != 0)
@@ -107,6 +107,7 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 		print_json(st, &si);
 	else
 		print_text(st, &si);
+	cli_smime_warn_not_kept(store, &si);
 	r = cli_smime_vexit(st);
 	/* The content goes out only with a good signature. */
 	if (r == 0 && outpath != NULL)

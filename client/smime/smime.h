@@ -120,6 +120,8 @@ struct smime_signer_info {
 	char digest[16];  /* "sha256" */
 	char detail[256]; /* why, for humans */
 	X509 *cert;       /* owned; NULL when unknown */
+	int store_errno;  /* a good signer's certificate could not be kept in
+	                   * the store: why (errno); 0 when kept or no store */
 };
 
 struct smime_verify_opts {

@@ -29,7 +29,7 @@ write_atomic(const char *dir, const char *name, const void *p, size_t len)
 	char tmp[4096], dst[4096];
 	const char *q = p;
 	ssize_t w;
-	int fd, r = P11A_E_IO;
+	int fd, saved, r = P11A_E_IO;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
 	        sizeof(tmp) ||
@@ -59,9 +59,11 @@ write_atomic(const char *dir, const char *name, const void *p, size_t len)
 		goto out;
 	return 0;
 out:
+	saved = errno; /* what went wrong, for the caller's message */
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
+	errno = saved;
 	return r;
 }
 
@@ -157,6 +159,8 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 	size_t pemlen, o;
 	int i, r;
 
+	if (s == NULL)
+		return P11A_E_ARGS;
 	if ((r = smime_cert_fingerprint(cert, fp)) != 0)
 		return r;
 	smime_store_read_meta(smime_store_dir(s), fp, &old);
@@ -166,7 +170,8 @@ smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
 		source = old.source;
 	if (entry_current(s, fp, &old, caps, source))
 		return 0;
-	if ((r = cert_pem(cert, &pem, &pemlen)) != 0)
+	if ((r = smime_store_mkdirs(smime_store_dir(s))) != 0 ||
+	    (r = cert_pem(cert, &pem, &pemlen)) != 0)
 		return r;
 	snprintf(name, sizeof(name), "%s.pem", fp);
 	if ((r = write_atomic(smime_store_dir(s), name, pem, pemlen)) != 0)
@@ -199,6 +204,8 @@ smime_store_remove(struct smime_store *s, const char *fingerprint)
 	size_t i, o = 0;
 	bool any = false;
 
+	if (s == NULL)
+		return P11A_E_KEY_NOT_FOUND;
 	/* Accept upper case and colons (as `openssl x509 -fingerprint`). */
 	for (i = 0; fingerprint[i] != '\0' && o < 64; i++) {
 		if (fingerprint[i] == ':')
@@ -226,8 +233,8 @@ smime_store_trust(struct smime_store *s, X509 *ca)
 	size_t len;
 	int r;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/trusted",
-	                     smime_store_dir(s)) >= sizeof(dir))
+	if (s == NULL || (size_t)snprintf(dir, sizeof(dir), "%s/trusted",
+	                                  smime_store_dir(s)) >= sizeof(dir))
 		return P11A_E_ARGS;
 	if ((r = smime_store_mkdirs(dir)) != 0 ||
 	    (r = smime_cert_fingerprint(ca, fp)) != 0 ||
@@ -330,6 +337,8 @@ smime_store_list(struct smime_store *s, struct smime_store_entry **out,
 
 	*out = NULL;
 	*n = 0;
+	if (s == NULL)
+		return 0;
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	if ((r = each_pem(smime_store_dir(s), list_one, &c)) != 0)
@@ -397,7 +406,7 @@ smime_store_caps(struct smime_store *s, X509 *cert)
 	struct smime_store_meta m;
 	char fp[65];
 
-	if (smime_cert_fingerprint(cert, fp) != 0)
+	if (s == NULL || smime_cert_fingerprint(cert, fp) != 0)
 		return 0;
 	smime_store_read_meta(smime_store_dir(s), fp, &m);
 	return m.caps;
@@ -415,6 +424,8 @@ smime_store_load_trust(struct smime_store *s, X509_STORE *xs)
 {
 	char dir[4096];
 
+	if (s == NULL)
+		return 0;
 	snprintf(dir, sizeof(dir), "%s/trusted", smime_store_dir(s));
 	return each_pem(dir, add_to_store, xs);
 }
@@ -435,12 +446,14 @@ add_to_stack(void *ctx, const char *fp, X509 *x)
 int
 smime_store_load_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
-	return each_pem(smime_store_dir(s), add_to_stack, sk);
+	return s != NULL ? each_pem(smime_store_dir(s), add_to_stack, sk) : 0;
 }
 
 int
 smime_store_load_chain_certs(struct smime_store *s, STACK_OF(X509) * sk)
 {
+	if (s == NULL)
+		return 0;
 	return each_pem_if(smime_store_dir(s), smime_store_is_chain_candidate,
 	                   add_to_stack, sk);
 }
@@ -455,6 +468,8 @@ smime_store_load_crls(struct smime_store *s, STACK_OF(X509_CRL) * sk)
 	FILE *f;
 	DIR *d;
 
+	if (s == NULL)
+		return 0;
 	snprintf(dir, sizeof(dir), "%s/crls", smime_store_dir(s));
 	if ((d = opendir(dir)) == NULL)
 		return 0;

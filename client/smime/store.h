@@ -35,7 +35,9 @@ enum smime_cap {
 /*
  * Adds or updates a certificate.  caps (SMIME_CAP_* bits, 0 when the
  * message announced none) replaces the stored ones when it has
- * SMIME_CAP_KNOWN.  source: "verified" or "added".
+ * SMIME_CAP_KNOWN.  source: "verified" or "added".  Creates the folder
+ * when missing.  Returns 0, P11A_E_IO with errno saying why (a read-only
+ * home, a full disk), or P11A_E_ARGS for a NULL store.
  */
 int smime_store_add(struct smime_store *s, X509 *cert, unsigned caps,
                     const char *source);

@@ -131,6 +131,8 @@ smime_store_chain_der(struct smime_store *s, const uint8_t *cert, size_t len,
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return 0;
 	if ((r = smime_certder_parse(cert, len, &cur)) != 0)
 		return r;
 	r = smime_store_each_file(smime_store_dir(s),

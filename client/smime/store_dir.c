@@ -44,7 +44,6 @@ smime_store_open(const char *dir, struct smime_store **out)
 	struct smime_store *s;
 	const char *x, *home;
 	char buf[4096];
-	int r;
 
 	*out = NULL;
 	if (dir == NULL) {
@@ -64,8 +63,6 @@ smime_store_open(const char *dir, struct smime_store **out)
 		}
 		dir = buf;
 	}
-	if ((r = smime_store_mkdirs(dir)) != 0)
-		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->dir = strdup(dir)) == NULL) {
 		free(s);
@@ -141,7 +138,7 @@ smime_store_each_file(const char *dir,
 	int r = 0;
 
 	if ((d = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : P11A_E_IO;
+		return errno == ENOENT || errno == ENOTDIR ? 0 : P11A_E_IO;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
 		if (n != 68 || strcmp(de->d_name + 64, ".pem") != 0 ||

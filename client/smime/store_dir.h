@@ -11,8 +11,11 @@
 struct smime_store;
 
 /*
- * Opens (creating it when missing) the store in dir, or the default
- * folder when dir is NULL.  Returns 0 or a negative code.
+ * The store in dir, or in the default folder when dir is NULL
+ * (P11A_E_ARGS when neither XDG_DATA_HOME nor HOME names one).  Nothing
+ * is created: a missing folder reads as an empty store, and the first
+ * write creates it (mode 0700), so that reading works on a read-only
+ * home.  The read functions of store.h also take a NULL store: empty.
  */
 int smime_store_open(const char *dir, struct smime_store **out);
 void smime_store_free(struct smime_store *s);

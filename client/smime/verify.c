@@ -12,6 +12,7 @@
  * detached signature.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,9 +561,11 @@ smime_verify_cms(const uint8_t *der, size_t derlen, bool detached,
 			have = true;
 		}
 		if (st == SMIME_V_VALID) {
-			if (o->store != NULL && info->cert != NULL)
-				smime_store_add(o->store, info->cert, caps,
-				                "verified");
+			errno = 0;
+			if (o->store != NULL && info->cert != NULL &&
+			    smime_store_add(o->store, info->cert, caps,
+			                    "verified") != 0)
+				info->store_errno = errno != 0 ? errno : EIO;
 			break;
 		}
 	}

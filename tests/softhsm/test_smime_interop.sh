@@ -680,6 +680,61 @@ certs_store() {
 }
 t_case "certs add/list/export/remove; encrypt -r ADDR uses the store, fails once removed" certs_store
 
+# A service account or a read-only home: the store is optional for sign,
+# verify, encrypt and decrypt.  Reading never creates it; the first good
+# signature does; one that cannot be kept is a warning, not a failure.
+# p11x ENV... -- ARGS...: p11 with the environment changed (env(1) args).
+p11x() {
+	local e=()
+	while [ "$1" != -- ]; do e+=("$1"); shift; done
+	shift
+	env "${e[@]}" timeout 120 "$P11" --socket "$SOCK" --no-autostart "$@"
+}
+store_without_home() {
+	local m=$W/nohome.in fresh=$W/fresh-xdg file=$W/not-a-dir rc fp
+	mkmail rsa2048@p11agent.test bob@p11agent.test "no home" "$m"
+	: >"$file"
+	# 1. A fresh XDG_DATA_HOME: sign creates nothing; a good signature
+	#    creates the store (0700) with the signer in it.
+	p11x XDG_DATA_HOME="$fresh" -- sign -o "$W/nohome.eml" "$m" 2>"$W/nohome.err" || { cat "$W/nohome.err"; return 1; }
+	[ ! -s "$W/nohome.err" ] || { echo "sign said:"; cat "$W/nohome.err"; return 1; }
+	[ ! -e "$fresh" ] || { echo "sign created $(find "$fresh" | head -n 3)"; return 1; }
+	p11x XDG_DATA_HOME="$fresh" -- verify "${V[@]}" -o /dev/null "$W/nohome.eml" 2>"$W/nohome.err" ||
+		{ cat "$W/nohome.err"; return 1; }
+	fp=$(openssl x509 -in "$T_KEYS/rsa2048.cert.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+	[ -s "$fresh/p11agent/certs/$fp.pem" ] || { echo "the signer was not kept in the new store"; return 1; }
+	[ "$(stat -c %a "$fresh/p11agent/certs")" = 700 ] || { echo "store folder mode $(stat -c %a "$fresh/p11agent/certs")"; return 1; }
+	# 2. A store that cannot be written (under a regular file, which holds
+	#    for root too): same verdict and exit 0, and a warning naming why.
+	p11x XDG_DATA_HOME="$file" -- sign -o "$W/nohome2.eml" "$m" 2>"$W/nohome.err" || { cat "$W/nohome.err"; return 1; }
+	[ ! -s "$W/nohome.err" ] || { echo "sign said:"; cat "$W/nohome.err"; return 1; }
+	XDG_DATA_HOME=$file p11_status verify "$W/nohome.json" valid "${V[@]}" -o /dev/null "$W/nohome2.eml" || return 1
+	grep -q "not kept in $file/p11agent/certs: Not a directory" "$W/nohome.json.err" ||
+		{ echo "no warning about the store:"; cat "$W/nohome.json.err"; return 1; }
+	openssl cms -encrypt -aes-256-cbc -in "$W/nohome2.eml" -recip "$T_KEYS/rsa2048.cert.pem" -out "$W/nohome-enc.eml" || return 1
+	XDG_DATA_HOME=$file p11_status decrypt "$W/nohome.d.json" ok --verify "${V[@]}" -o "$W/nohome.dec" "$W/nohome-enc.eml" || return 1
+	[ "$(t_json "$W/nohome.d.json" .signature.status)" = valid ] || { echo "decrypt --verify: signature $(t_json "$W/nohome.d.json" .signature.status)"; return 1; }
+	grep -q "not kept in" "$W/nohome.d.json.err" || { echo "decrypt --verify: no warning"; cat "$W/nohome.d.json.err"; return 1; }
+	# 3. Neither HOME nor XDG_DATA_HOME: no store at all.
+	p11x -u HOME -u XDG_DATA_HOME -- sign -o "$W/nohome3.eml" "$m" 2>"$W/nohome.err" || { cat "$W/nohome.err"; return 1; }
+	[ ! -s "$W/nohome.err" ] || { echo "sign said:"; cat "$W/nohome.err"; return 1; }
+	openssl cms -verify -CAfile "$CA/chain.pem" -in "$W/nohome3.eml" -out /dev/null 2>/dev/null || { echo "openssl rejects it"; return 1; }
+	p11x -u HOME -u XDG_DATA_HOME -- verify "${V[@]}" -o /dev/null "$W/nohome3.eml" 2>"$W/nohome.err" ||
+		{ echo "verify without a store failed:"; cat "$W/nohome.err"; return 1; }
+	grep -q "good signature" "$W/nohome.err" && ! grep -q warning "$W/nohome.err" || { cat "$W/nohome.err"; return 1; }
+	p11x -u HOME -u XDG_DATA_HOME -- encrypt -r "$T_KEYS/bob.cert.pem" -o "$W/nohome4.eml" "$m" || return 1
+	openssl cms -decrypt -in "$W/nohome4.eml" -recip "$T_KEYS/bob.cert.pem" -inkey "$T_KEYS/bob.key.pem" -out /dev/null ||
+		{ echo "bob cannot open encrypt -r FILE made without a store"; return 1; }
+	rc=0
+	p11x -u HOME -u XDG_DATA_HOME -- encrypt -r bob@p11agent.test -o "$W/nohome5.eml" "$m" 2>"$W/nohome.err" || rc=$?
+	[ $rc = 5 ] && grep -q "no certificate store" "$W/nohome.err" && [ ! -e "$W/nohome5.eml" ] ||
+		{ echo "encrypt -r ADDR without a store: exit $rc"; cat "$W/nohome.err"; return 1; }
+	rc=0
+	p11x -u HOME -u XDG_DATA_HOME -- certs list >/dev/null 2>"$W/nohome.err" || rc=$?
+	[ $rc = 1 ] && grep -q "cannot open the certificate store" "$W/nohome.err" ||
+		{ echo "certs list without a store: exit $rc"; cat "$W/nohome.err"; return 1; }
+}
+
 # The cipher follows what the recipients announced (SMIMECapabilities of
 # signatures p11 verify found valid): GCM only when every one announced it.
 caps_gcm() {
@@ -719,6 +774,7 @@ caps_cbc() {
 V=(--ca-file "$CA/chain.pem")
 t_case "capabilities: after verifying p384's signature (GCM announced), encrypt -r p384@ uses AES-256-GCM" caps_gcm
 t_case "capabilities: bob announced CBC only: AES-256-CBC, also with p384 as a second recipient" caps_cbc
+t_case "no writable home: sign, verify, encrypt -r FILE, decrypt --verify work; a store is made only by a good signature; cannot keep = warning" store_without_home
 
 # --- 4. sign+encrypt, triple wrap, protected headers ------------------------
 sign_encrypt() {

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -404,6 +406,72 @@ test_store(void **state)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		assert_int_equal(system(cmd), 0);
 	}
+}
+
+/*
+ * Reading never creates the folder (a read-only home still verifies and
+ * signs); the first write does; a write that cannot happen says why in
+ * errno; a NULL store reads as empty.
+ */
+static void
+test_store_folder(void **state)
+{
+	char top[] = "/tmp/p11a-store-XXXXXX", dir[128], cmd[160];
+	struct smime_store *st;
+	struct smime_store_entry *v;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	struct stat sb;
+	EVP_PKEY *k;
+	X509 *x, *found;
+	unsigned caps;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	x = make_cert(&k, "dave@example.org", 0);
+	snprintf(dir, sizeof(dir), "%s/a/b/certs", top);
+	assert_int_equal(smime_store_open(dir, &st), 0);
+	assert_int_equal(smime_store_list(st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(smime_store_load_certs(st, sk), 0);
+	assert_int_equal(smime_store_caps(st, x), 0);
+	assert_int_equal(stat(dir, &sb), -1); /* still not there */
+	assert_int_equal(smime_store_add(st, x, 0, "verified"), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_int_equal(
+	    smime_store_find(st, "dave@example.org", &found, &caps), 0);
+	X509_free(found);
+	smime_store_free(st);
+
+	/* Under a regular file: no folder can exist there (even for root). */
+	snprintf(dir, sizeof(dir), "%s/file", top);
+	assert_non_null(f = fopen(dir, "w"));
+	fclose(f);
+	snprintf(dir, sizeof(dir), "%s/file/certs", top);
+	assert_int_equal(smime_store_open(dir, &st), 0);
+	assert_int_equal(smime_store_list(st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	errno = 0;
+	assert_int_equal(smime_store_add(st, x, 0, "verified"), P11A_E_IO);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(smime_store_trust(st, x), P11A_E_IO);
+	smime_store_free(st);
+
+	assert_int_equal(smime_store_list(NULL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    smime_store_find(NULL, "dave@example.org", &found, &caps),
+	    P11A_E_KEY_NOT_FOUND);
+	assert_int_equal(smime_store_load_chain_certs(NULL, sk), 0);
+	assert_int_equal(sk_X509_num(sk), 0);
+	assert_int_equal(smime_store_add(NULL, x, 0, "verified"), P11A_E_ARGS);
+	sk_X509_free(sk);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* Round trips with software keys. */
@@ -1396,6 +1464,7 @@ main(void)
 	    cmocka_unit_test(test_b64),
 	    cmocka_unit_test(test_canon),
 	    cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_store_folder),
 	    cmocka_unit_test(test_sign_verify),
 	    cmocka_unit_test(test_ecdsa_sig_der),
 	    cmocka_unit_test(test_sign_peer),
