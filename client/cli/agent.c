@@ -47,22 +47,11 @@ mono_ms(void)
 static const char *
 agent_program(const struct cli *cli, char *buf, size_t len)
 {
-	char self[PATH_MAX], *slash;
-	ssize_t n;
-
 	if (cli->agent_program != NULL)
 		return cli->agent_program;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if ((size_t)snprintf(buf, len, "%s/%s", self,
-			                     AGENT_PROGRAM) < len &&
-			    access(buf, X_OK) == 0)
-				return buf;
-		}
-	}
+	if (cli_path_beside_self(buf, len, AGENT_PROGRAM) &&
+	    access(buf, X_OK) == 0)
+		return buf;
 	return AGENT_PROGRAM;
 }
 

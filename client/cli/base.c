@@ -4,10 +4,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "p11agent.h"
 #include "cli.h"
@@ -162,4 +164,20 @@ cli_parse_json_flag(struct cli *cli, int argc, char **argv, bool *json)
 			return r;
 	}
 	return -1;
+}
+
+bool
+cli_path_beside_self(char *buf, size_t len, const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return false;
+	*slash = '\0';
+	return (size_t)snprintf(buf, len, "%s/%s", self, name) < len;
 }

@@ -100,6 +100,13 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 int cli_parse_fd(const char *s, int *fd);
 
 /*
+ * The folder of the running executable (/proc/self/exe), a '/' and name
+ * into buf: where p11 finds what was installed with it.  false when it
+ * cannot be read or does not fit.
+ */
+bool cli_path_beside_self(char *buf, size_t len, const char *name);
+
+/*
  * Connects to the agent (agent.c), starting one first when none answers
  * and autostart is allowed.  Prints the error itself; returns 0 with
  * *conn set, or the exit code.

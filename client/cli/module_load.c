@@ -2,9 +2,11 @@
  * Loading the command module (module.h) from the executable.
  *
  * The module is looked for next to the executable first (the build
- * tree, or a relocated install that keeps both in one folder), then in
- * the folder it is installed to (P11_CLI_MODULE_DIR).  Both are fixed
- * by the installation, never by the environment.
+ * tree, or an install that keeps both in one folder), then where the
+ * install layout puts it seen from the executable's folder (an install
+ * moved with "cmake --install --prefix" or staged with DESTDIR), then in
+ * the folder it was configured to be installed to (P11_CLI_MODULE_DIR).
+ * All three are fixed by the installation, never by the environment.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -19,37 +21,41 @@
 #ifndef P11_CLI_MODULE_DIR
 #define P11_CLI_MODULE_DIR "/usr/local/lib/p11agent"
 #endif
+#ifndef P11_CLI_MODULE_FROM_BINDIR
+#define P11_CLI_MODULE_FROM_BINDIR "../lib/p11agent"
+#endif
 
-/* dirname(/proc/self/exe) + "/" + name into buf; false if it does not fit. */
-static bool
-beside_self(char *buf, size_t len, const char *name)
+/*
+ * Opens path when it exists: 1 with *h set, -1 when it exists but does
+ * not load (the reason in tried), 0 when there is no such file.
+ */
+static int
+open_if_there(const char *path, void **h, char *tried, size_t len)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) == NULL)
-		return false;
-	*slash = '\0';
-	return (size_t)snprintf(buf, len, "%s/%s", self, name) < len;
+	if (access(path, F_OK) != 0)
+		return 0;
+	if ((*h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) != NULL)
+		return 1;
+	snprintf(tried, len, "%s", dlerror());
+	return -1;
 }
 
 static void *
 open_module(char *tried, size_t len)
 {
+	static const char *const from_self[] = {
+	    P11_CLI_MODULE_NAME,
+	    P11_CLI_MODULE_FROM_BINDIR "/" P11_CLI_MODULE_NAME,
+	};
 	char path[PATH_MAX + 64];
-	void *h;
+	void *h = NULL;
+	size_t i;
 
 	tried[0] = '\0';
-	if (beside_self(path, sizeof(path), P11_CLI_MODULE_NAME) &&
-	    access(path, F_OK) == 0) {
-		if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) != NULL)
+	for (i = 0; i < sizeof(from_self) / sizeof(from_self[0]); i++) {
+		if (cli_path_beside_self(path, sizeof(path), from_self[i]) &&
+		    open_if_there(path, &h, tried, len) != 0)
 			return h;
-		snprintf(tried, len, "%s", dlerror());
-		return NULL;
 	}
 	if ((h = dlopen(P11_CLI_MODULE_DIR "/" P11_CLI_MODULE_NAME,
 	                RTLD_NOW | RTLD_LOCAL)) != NULL)

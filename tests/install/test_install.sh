@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # What "cmake --install" writes, staged with DESTDIR: every file inside the
 # prefix (nothing in OpenSSL's system folder unless the prefix is /usr),
-# the pieces a user needs, and the staged OpenSSL provider loads.
+# the pieces a user needs, and that they run where they were put, with no
+# ldconfig and no LD_LIBRARY_PATH: the staged provider loads in openssl,
+# the staged p11 loads its command module (which links libp11agent).  The
+# same after "cmake --install --prefix" into another folder.
 #   test_install.sh BUILD_DIR
 set -uo pipefail
 build=${1:?usage: test_install.sh BUILD_DIR}
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
 [ -n "$prefix" ] || { echo "no CMAKE_INSTALL_PREFIX in $build"; exit 1; }
 stage=$(mktemp -d "${TMPDIR:-/tmp}/p11a-install.XXXXXX")
-trap 'rm -rf "$stage" "$stage.outside"' EXIT
+moved=$(mktemp -d "${TMPDIR:-/tmp}/p11a-install-moved.XXXXXX")
+trap 'rm -rf "$stage" "$stage.outside" "$moved"' EXIT
 fail=0
 check() { # DESCRIPTION COMMAND...
 	local what=$1
@@ -35,8 +39,21 @@ if readelf -d "$prov/p11agent.so" 2>/dev/null | grep -q 'libasan'; then
 	echo "skip - the staged provider loads in openssl: a sanitizer build"
 else
 	check "the staged provider loads in openssl (list -providers)" bash -c \
-		"LD_LIBRARY_PATH='$lib' openssl list -providers -provider-path '$prov' -provider p11agent | grep -q 'status: active'"
+		"openssl list -providers -provider-path '$prov' -provider p11agent | grep -q 'status: active'"
 fi
+# p11 certs runs in the command module; an empty store lists nothing.
+runs_module() { # ROOT
+	XDG_DATA_HOME=$1/xdg "$1/bin/p11" certs list >/dev/null 2>"$1/err" || { cat "$1/err"; return 1; }
+}
+check "the staged p11 loads its command module (certs list)" runs_module "$root"
+# Everything must go under --prefix: nothing to a folder fixed at
+# configure time (a DESTDIR run above cannot tell).
+cmake --install "$build" --prefix "$moved" >"$moved.log" 2>&1 || { cat "$moved.log"; rm -f "$moved.log"; exit 1; }
+grep -E '^-- (Installing|Up-to-date): ' "$moved.log" | grep -v -- "-- [A-Za-z-]*: $moved/" >"$moved.outside"
+check "cmake --install --prefix $moved writes nothing outside it" test ! -s "$moved.outside"
+sed "s/^/       outside: /" "$moved.outside"
+rm -f "$moved.log" "$moved.outside"
+check "after cmake --install --prefix elsewhere: p11 loads its command module" runs_module "$moved"
 check "the installed p11 does not load libp11agent or Nettle (linked in)" bash -c \
 	"readelf -d '$root/bin/p11' | grep -q NEEDED && ! readelf -d '$root/bin/p11' | grep NEEDED | grep -Eq 'libp11agent|libnettle'"
 check "the installed p11 runs (--version)" bash -c "'$root/bin/p11' --version | grep -q ."
