@@ -88,6 +88,7 @@ struct agent {
 	struct agent_list_cache list_cache;
 	unsigned long list_gen; /* bumped whenever the cache is dropped */
 	char *socket_path;
+	int socket_owned; /* ours to remove; not when systemd passed it */
 };
 
 /* agent/log.c */
@@ -119,6 +120,15 @@ int agent_socket_path(const char *explicit_path, char **out);
 int agent_socket_listen(const char *path, int *fd_out);
 int agent_peer_uid(int fd, uid_t *uid, pid_t *pid);
 int agent_module_allowed(const char *patterns, const char *path);
+
+/*
+ * agent/activate.c: the listening socket systemd passed (fd 3), with its
+ * path.  1 when activated, 0 when not (no LISTEN_* for this process), or
+ * a negative code (logged) when the variables name us but the socket is
+ * not one listening Unix stream socket.  The LISTEN_* variables are
+ * removed either way, so that children do not inherit them.
+ */
+int agent_socket_activated(int *fd_out, char **path_out);
 
 /* agent/server.c */
 int agent_server_start(struct agent *a, int listen_fd);

@@ -192,7 +192,7 @@ main(int argc, char **argv)
 {
 	struct agent_options opt;
 	struct agent a;
-	int fd, r, ready_fd = -1;
+	int fd, r, activated, ready_fd = -1;
 
 	if ((r = agent_options_parse(argc, argv, &opt)) != 0)
 		return r;
@@ -207,12 +207,20 @@ main(int argc, char **argv)
 	main_harden();
 	memset(&a, 0, sizeof(a));
 	a.opt = &opt;
-	if (agent_socket_path(opt.socket_path, &a.socket_path) != 0 ||
-	    agent_socket_listen(a.socket_path, &fd) != 0) {
+	if ((activated = agent_socket_activated(&fd, &a.socket_path)) < 0)
+		return 1;
+	if (!activated &&
+	    (agent_socket_path(opt.socket_path, &a.socket_path) != 0 ||
+	     agent_socket_listen(a.socket_path, &fd) != 0)) {
 		free(a.socket_path);
 		return 1;
 	}
-	if (!opt.foreground) {
+	a.socket_owned = !activated;
+	if (activated) {
+		/* systemd supervises this process: no fork, no env lines. */
+		agent_log(AGENT_LOG_INFO, "socket activation: %s",
+		          a.socket_path);
+	} else if (!opt.foreground) {
 		if (main_daemonize(&opt, a.socket_path, &ready_fd) != 0)
 			return 1;
 	} else {
@@ -221,7 +229,7 @@ main(int argc, char **argv)
 	/* A client that goes away must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	r = main_serve(&a, fd, ready_fd);
-	if (!a.stopping)
+	if (!a.stopping && a.socket_owned)
 		unlink(a.socket_path);
 	free(a.socket_path);
 	return r;

@@ -79,7 +79,7 @@ agent_server_stop(struct agent *a)
 		return;
 	a->stopping = 1;
 	uv_close((uv_handle_t *)&a->listener, NULL);
-	if (a->socket_path != NULL)
+	if (a->socket_owned && a->socket_path != NULL)
 		unlink(a->socket_path);
 	/* Idle connections go now; busy ones after their reply is written. */
 	for (c = a->conns; c != NULL; c = next) {

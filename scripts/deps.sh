@@ -9,7 +9,7 @@ PACKAGES=(
 	libp11-dev libcmocka-dev libinih-dev nettle-dev
 	softhsm2 opensc opensc-pkcs11 libengine-pkcs11-openssl
 	openssl openssh-client openssh-server gnutls-bin libnss3-tools
-	gnupg gpgsm pinentry-tty jq time
+	gnupg gpgsm pinentry-tty jq time systemd
 )
 
 missing=()

@@ -54,6 +54,17 @@ check "cmake --install --prefix $moved writes nothing outside it" test ! -s "$mo
 sed "s/^/       outside: /" "$moved.outside"
 rm -f "$moved.log" "$moved.outside"
 check "after cmake --install --prefix elsewhere: p11 loads its command module" runs_module "$moved"
+# The systemd user units: installed where systemd looks under every
+# prefix, well formed, and the service starts the agent of this install.
+units_ok() { # ROOT
+	local u=$1/share/systemd/user
+	[ -e "$u/p11agent.socket" ] && [ -e "$u/p11agent.service" ] || { echo "no units in $u"; return 1; }
+	grep -qx "ExecStart=$1/bin/p11agent -D" "$u/p11agent.service" || { grep ExecStart "$u/p11agent.service"; return 1; }
+	(cd "$u" && systemd-analyze verify --man=no p11agent.socket p11agent.service)
+}
+check "systemd units (share/systemd/user) verify, ExecStart is the installed agent" units_ok "$moved"
+check "staged with DESTDIR: ExecStart names the final place, not the stage" \
+	grep -qx "ExecStart=$prefix/bin/p11agent -D" "$root/share/systemd/user/p11agent.service"
 check "the installed p11 does not load libp11agent or Nettle (linked in)" bash -c \
 	"readelf -d '$root/bin/p11' | grep -q NEEDED && ! readelf -d '$root/bin/p11' | grep NEEDED | grep -Eq 'libp11agent|libnettle'"
 check "the installed p11 runs (--version)" bash -c "'$root/bin/p11' --version | grep -q ."

@@ -340,4 +340,46 @@ list_cache() {
 }
 t_check "a list right after a list is answered without token calls; logout and unlock show at once" list_cache
 
+# --- systemd socket activation -----------------------------------------
+# systemd-socket-activate plays the socket unit: it listens, and on the
+# first connection execs the agent with the socket as fd 3 (LISTEN_FDS).
+socket_activation() {
+	local s=$W/act.sock pid rc
+	command -v systemd-socket-activate >/dev/null ||
+		{ echo "systemd-socket-activate is missing (Debian package systemd)"; return 1; }
+	systemd-socket-activate -E SOFTHSM2_CONF -l "$s" "$AGENT" -D --module "$M" 2>"$W/act.log" &
+	pid=$!
+	T_PIDS="$T_PIDS $pid"
+	for _ in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
+	sleep 0.2
+	! grep -q "p11agent:" "$W/act.log" || { echo "the agent ran before any client came"; cat "$W/act.log"; return 1; }
+	"$P11" --socket "$s" --no-autostart unlock --pin-fd 3 "$P11A_TEST_TOKEN" 3<"$T_DIR/pin" || return 1
+	grep -q "p11agent: socket activation: $s" "$W/act.log" || { cat "$W/act.log"; return 1; }
+	[ "$(SSH_AUTH_SOCK=$s ssh-add -L | grep -c "token=$P11A_TEST_TOKEN")" = 4 ] || { echo "ssh-add -L"; return 1; }
+	head -c 32 /dev/urandom >"$W/act.d32"
+	"$LIBTOOL" "$s" sign "$(uri p256)" ecdsa sha256 "$W/act.d32" "$W/act.raw" || return 1
+	t_ecdsa_raw_to_der "$W/act.raw" "$W/act.sig" || return 1
+	openssl pkeyutl -verify -pubin -inkey "$T_KEYS/p256.pub.pem" -in "$W/act.d32" -sigfile "$W/act.sig" ||
+		{ echo "the signature does not verify"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	[ $rc = 0 ] || { echo "agent exit $rc"; tail -n 20 "$W/act.log"; return 1; }
+	[ -S "$s" ] || { echo "the agent removed the socket its owner (systemd) keeps"; return 1; }
+}
+t_check "socket activation (systemd-socket-activate): starts on the first client, serves p11/ssh-add/sign, leaves the socket on SIGTERM" socket_activation
+
+bad_activation() {
+	# LISTEN_* naming the agent itself, but fd 3 is a file: refused.
+	! env LISTEN_FDS=1 bash -c 'export LISTEN_PID=$$; exec "$0" -D -a "$1" --module "$2" 3<"$3"' \
+		"$AGENT" "$W/badact.sock" "$M" "$T_DIR/pin" 2>"$W/badact.err" || return 1
+	grep -q "socket activation: fd 3 is not a listening socket" "$W/badact.err" || { cat "$W/badact.err"; return 1; }
+	[ ! -e "$W/badact.sock" ] || { echo "it listened on its own socket instead"; return 1; }
+	# LISTEN_* left over from a parent (another pid): not ours, ignored.
+	LISTEN_PID=1 LISTEN_FDS=1 fg_agent --module "$M" || { cat "$W/fg.log"; return 1; }
+	p11 status >/dev/null || return 1
+	fg_stop
+}
+t_check "socket activation: fd 3 not a listening socket is refused; LISTEN_PID of another process is ignored" bad_activation
+
 t_done
