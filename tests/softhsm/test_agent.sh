@@ -353,11 +353,14 @@ socket_activation() {
 	for _ in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
 	sleep 0.2
 	! grep -q "p11agent:" "$W/act.log" || { echo "the agent ran before any client came"; cat "$W/act.log"; return 1; }
-	"$P11" --socket "$s" --no-autostart unlock --pin-fd 3 "$P11A_TEST_TOKEN" 3<"$T_DIR/pin" || return 1
+	# An agent that ignored fd 3 would leave the client unanswered: a
+	# hang is a failure here, not a stuck test run.
+	timeout 20 "$P11" --socket "$s" --no-autostart unlock --pin-fd 3 "$P11A_TEST_TOKEN" 3<"$T_DIR/pin" ||
+		{ cat "$W/act.log"; return 1; }
 	grep -q "p11agent: socket activation: $s" "$W/act.log" || { cat "$W/act.log"; return 1; }
-	[ "$(SSH_AUTH_SOCK=$s ssh-add -L | grep -c "token=$P11A_TEST_TOKEN")" = 4 ] || { echo "ssh-add -L"; return 1; }
+	[ "$(SSH_AUTH_SOCK=$s timeout 20 ssh-add -L | grep -c "token=$P11A_TEST_TOKEN")" = 4 ] || { echo "ssh-add -L"; return 1; }
 	head -c 32 /dev/urandom >"$W/act.d32"
-	"$LIBTOOL" "$s" sign "$(uri p256)" ecdsa sha256 "$W/act.d32" "$W/act.raw" || return 1
+	timeout 20 "$LIBTOOL" "$s" sign "$(uri p256)" ecdsa sha256 "$W/act.d32" "$W/act.raw" || return 1
 	t_ecdsa_raw_to_der "$W/act.raw" "$W/act.sig" || return 1
 	openssl pkeyutl -verify -pubin -inkey "$T_KEYS/p256.pub.pem" -in "$W/act.d32" -sigfile "$W/act.sig" ||
 		{ echo "the signature does not verify"; return 1; }
@@ -370,9 +373,12 @@ socket_activation() {
 t_check "socket activation (systemd-socket-activate): starts on the first client, serves p11/ssh-add/sign, leaves the socket on SIGTERM" socket_activation
 
 bad_activation() {
-	# LISTEN_* naming the agent itself, but fd 3 is a file: refused.
-	! env LISTEN_FDS=1 bash -c 'export LISTEN_PID=$$; exec "$0" -D -a "$1" --module "$2" 3<"$3"' \
-		"$AGENT" "$W/badact.sock" "$M" "$T_DIR/pin" 2>"$W/badact.err" || return 1
+	# LISTEN_* naming the agent itself, but fd 3 is a file: refused (exit
+	# 1), not served on -a instead (then timeout stops it: exit 124).
+	local rc=0
+	timeout 10 env LISTEN_FDS=1 bash -c 'export LISTEN_PID=$$; exec "$0" -D -a "$1" --module "$2" 3<"$3"' \
+		"$AGENT" "$W/badact.sock" "$M" "$T_DIR/pin" 2>"$W/badact.err" || rc=$?
+	[ $rc = 1 ] || { echo "exit $rc, want 1"; cat "$W/badact.err"; return 1; }
 	grep -q "socket activation: fd 3 is not a listening socket" "$W/badact.err" || { cat "$W/badact.err"; return 1; }
 	[ ! -e "$W/badact.sock" ] || { echo "it listened on its own socket instead"; return 1; }
 	# LISTEN_* left over from a parent (another pid): not ours, ignored.
