@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,7 +35,7 @@ activate_for_us(void)
 	return errno == 0 && end != pid && *end == '\0' && v == (long)getpid();
 }
 
-/* Children (pinentry, module helpers) must not take the socket as theirs. */
+/* Children (helpers a PKCS#11 module starts) must not take fd 3 as theirs. */
 static void
 activate_forget_env(void)
 {

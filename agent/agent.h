@@ -125,8 +125,8 @@ int agent_module_allowed(const char *patterns, const char *path);
  * agent/activate.c: the listening socket systemd passed (fd 3), with its
  * path.  1 when activated, 0 when not (no LISTEN_* for this process), or
  * a negative code (logged) when the variables name us but the socket is
- * not one listening Unix stream socket.  The LISTEN_* variables are
- * removed either way, so that children do not inherit them.
+ * not one listening Unix stream socket.  LISTEN_* variables that name
+ * this process are removed, so that children do not inherit them.
  */
 int agent_socket_activated(int *fd_out, char **path_out);
 
